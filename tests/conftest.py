@@ -1,0 +1,12 @@
+"""Test-wide settings: never touch the user's real data folder."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_home(tmp_path, monkeypatch):
+    """Each test gets its own MedSSL data folder (runs, user catalogue layer, dataset cache)."""
+    home = tmp_path / "medssl_home"
+    monkeypatch.setenv("MEDSSL_HOME", str(home))
+    monkeypatch.delenv("MEDSSL_RUNS_DB", raising=False)
+    return home
