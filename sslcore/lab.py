@@ -1,0 +1,232 @@
+"""What the Lab, Results, Embeddings and Runs pages compute: kept here so that it can be tested.
+
+Nothing here imports streamlit; pandas, plotly and torch are imported inside the functions that
+need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import shlex
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from sslcore.experiment import BASELINES
+
+METRICS = {"auc": "AUC", "acc": "Accuracy", "balanced_acc": "Balanced accuracy"}
+BANDS = ("std", "min-max")
+UPLOAD_LIMIT_MB = 200
+MEDMNIST_KEYS = ("train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels")
+
+
+# --- Label-efficiency curves -------------------------------------------------------------------
+
+def curve_summary(points: Iterable[dict[str, Any]], metric: str = "auc", band: str = "std"):
+    """Mean of ``metric`` over seeds per method, protocol and label fraction, with a band.
+
+    Args:
+        points: evaluation points (keys method, protocol, fraction, n_labelled, seed and the metrics).
+        metric: ``auc``, ``acc`` or ``balanced_acc``.
+        band: ``std`` (mean +- one standard deviation over seeds) or ``min-max``.
+
+    Returns:
+        A DataFrame with columns method, protocol, fraction, n_labelled, mean, low, high, n_seeds,
+        sorted by method, protocol and fraction.
+    """
+    import pandas as pd
+
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {', '.join(BANDS)}, got {band!r}")
+    columns = ["method", "protocol", "fraction", "n_labelled", "mean", "low", "high", "n_seeds"]
+    frame = pd.DataFrame(list(points))
+    if frame.empty or metric not in frame:
+        return pd.DataFrame(columns=columns)
+    frame = frame.dropna(subset=[metric])
+    summary = (frame.groupby(["method", "protocol", "fraction"], as_index=False)
+               .agg(n_labelled=("n_labelled", "median"), mean=(metric, "mean"), std=(metric, "std"),
+                    low=(metric, "min"), high=(metric, "max"), n_seeds=(metric, "size")))
+    if band == "std":
+        spread = summary["std"].fillna(0.0)  # one seed: no spread to show
+        summary["low"], summary["high"] = summary["mean"] - spread, summary["mean"] + spread
+    summary["n_labelled"] = summary["n_labelled"].round().astype(int)
+    return summary[columns].sort_values(["method", "protocol", "fraction"], ignore_index=True)
+
+
+def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
+                 published: Iterable[dict[str, Any]] = ()):
+    """One plotly chart of label-efficiency curves.
+
+    Args:
+        curves: run label -> :func:`curve_summary` frame.
+        metric: the metric the frames summarise (for the axis title).
+        band: the band the frames hold (for the hover text).
+        published: reference points, each with ``fraction``, ``value`` (same unit as ``metric``),
+            ``method`` and ``source``; drawn as markers with their source on hover.
+
+    Returns:
+        A ``plotly.graph_objects.Figure``: x the fraction of labels on a log scale, y the metric;
+        the SSL method solid, the baselines dashed, each with its band over seeds.
+    """
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    figure = go.Figure()
+    palette = qualitative.Plotly
+    series = [(run, key, group) for run, summary in curves.items()
+              for key, group in summary.groupby(["method", "protocol"], sort=True)]
+    band_label = "± 1 std" if band == "std" else "min–max"
+    for index, (run, (method, protocol), group) in enumerate(series):
+        colour = palette[index % len(palette)]
+        name = f"{run}: {method} ({protocol})" if len(curves) > 1 else f"{method} ({protocol})"
+        group = group.sort_values("fraction")
+        figure.add_trace(go.Scatter(
+            x=list(group["fraction"]) + list(group["fraction"])[::-1],
+            y=list(group["high"]) + list(group["low"])[::-1],
+            fill="toself", fillcolor=colour, opacity=0.15, line=dict(width=0), hoverinfo="skip",
+            showlegend=False, legendgroup=name))
+        figure.add_trace(go.Scatter(
+            x=group["fraction"], y=group["mean"], name=name, legendgroup=name, mode="lines+markers",
+            line=dict(color=colour, dash="dash" if method in BASELINES else "solid"),
+            customdata=group[["n_labelled", "low", "high", "n_seeds"]].to_numpy(),
+            hovertemplate=(f"<b>{name}</b><br>%{{x:.1%}} of labels (%{{customdata[0]}} images)<br>"
+                           f"{METRICS[metric]} %{{y:.3f}} ({band_label} %{{customdata[1]:.3f}}–"
+                           f"%{{customdata[2]:.3f}}, %{{customdata[3]}} seeds)<extra></extra>")))
+    published = list(published)
+    if published:
+        figure.add_trace(go.Scatter(
+            x=[row["fraction"] for row in published], y=[row["value"] for row in published],
+            mode="markers", name="published", marker=dict(symbol="star", size=12, color="black"),
+            customdata=[[row["method"], row["source"]] for row in published],
+            hovertemplate="<b>published: %{customdata[0]}</b><br>%{x:.1%} of labels<br>"
+                          f"{METRICS[metric]} %{{y:.3f}}<br>%{{customdata[1]}}<extra></extra>"))
+    figure.update_layout(xaxis=dict(type="log", title="fraction of training labels", tickformat=".0%"),
+                         yaxis=dict(title=f"test {METRICS[metric]}"), legend=dict(orientation="h", y=-0.2),
+                         margin=dict(t=30))
+    return figure
+
+
+def headline(points: Iterable[dict[str, Any]], metric: str = "auc") -> tuple[str, float] | None:
+    """The number that sums a run up: mean ``metric`` of its SSL method at its fewest labels.
+
+    Uses the linear probe when the run has one. Returns ``(label, value)``, or None without points.
+    """
+    summary = curve_summary(points, metric)
+    ssl = summary[~summary["method"].isin(BASELINES)]
+    if ssl.empty:
+        return None
+    protocol = "linear" if "linear" in set(ssl["protocol"]) else ssl["protocol"].iloc[0]
+    row = ssl[ssl["protocol"] == protocol].sort_values("fraction").iloc[0]
+    return f"{METRICS[metric]} at {row['fraction']:.0%} labels ({protocol})", float(row["mean"])
+
+
+# --- Runs ------------------------------------------------------------------------------------
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"evaluation": {"seeds": [0, 1]}}`` -> ``{"evaluation.seeds": "[0, 1]"}`` (leaves as text)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def config_diff(configs: dict[str, dict[str, Any]], only_different: bool = True):
+    """A table of config keys (rows) by run (columns); by default only the keys whose values differ."""
+    import pandas as pd
+
+    table = pd.DataFrame({run: flatten(config) for run, config in configs.items()})
+    table = table.fillna("(absent)").sort_index()
+    if only_different and len(configs) > 1:
+        table = table[table.nunique(axis=1) > 1]
+    return table
+
+
+def replay_command(config_path: str | Path) -> str:
+    """The shell command that replays a run from its saved config."""
+    return f"python -m sslcore experiment --config {shlex.quote(str(config_path))}"
+
+
+# --- Datasets --------------------------------------------------------------------------------
+
+def class_balance(dataset):
+    """Images per class (rows) and split (columns); for multi-label data, positives per label."""
+    import pandas as pd
+    import torch
+
+    counts = {}
+    for split_name, split in dataset.splits.items():
+        labels = split.labels
+        if labels.ndim == 2:
+            per_class = labels.sum(dim=0).long()
+        else:
+            per_class = torch.bincount(labels.long(), minlength=dataset.n_classes)
+        counts[split_name] = per_class.tolist()
+    return pd.DataFrame(counts, index=pd.Index(dataset.label_names, name="class"))
+
+
+def samples_per_class(labels, per_class: int, seed: int = 0) -> dict[int, list[int]]:
+    """Up to ``per_class`` random indices of each class (of each positive label, for multi-label)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    labels = labels if labels.ndim == 2 else torch.nn.functional.one_hot(labels.long()).bool()
+    chosen = {}
+    for class_index in range(labels.shape[1]):
+        members = torch.nonzero(labels[:, class_index].bool()).flatten()
+        order = torch.randperm(len(members), generator=generator)[:per_class]
+        chosen[class_index] = members[order].tolist()
+    return chosen
+
+
+def displayable(images):
+    """Images uint8 or float in [0, 1], shaped (N, C, H, W), as a numpy uint8 (N, H, W[, 3]) for display."""
+    import torch
+
+    images = torch.as_tensor(images)
+    if images.dtype != torch.uint8:
+        images = (images.float().clamp(0, 1) * 255).round().to(torch.uint8)
+    images = images.cpu()
+    return (images[:, 0] if images.shape[1] == 1 else images.permute(0, 2, 3, 1)).numpy()
+
+
+def save_upload(filename: str, data: bytes, limit_mb: int = UPLOAD_LIMIT_MB) -> Path:
+    """Check an uploaded MedMNIST-layout ``.npz`` and save it atomically into the dataset cache.
+
+    Returns:
+        Its path, ``data_home()/datasets/uploads/<name>.npz``, which ``load_dataset`` accepts.
+
+    Raises:
+        ValueError: not an ``.npz``, over ``limit_mb``, unreadable, or missing MedMNIST arrays.
+    """
+    import numpy as np
+
+    from sslcore.io import atomic_write_bytes
+    from sslcore.paths import data_home
+
+    if not filename.lower().endswith(".npz"):
+        raise ValueError(f"{filename!r} is not an .npz file; upload a MedMNIST-style .npz")
+    if len(data) > limit_mb * 1024 * 1024:
+        raise ValueError(f"{filename!r} is {len(data) / 1024 ** 2:.0f} MB, over the {limit_mb} MB limit")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            missing = [key for key in MEDMNIST_KEYS if key not in archive.files]
+    except Exception as error:  # zipfile, numpy and pickle errors all mean a corrupt upload
+        raise ValueError(f"{filename!r} could not be read as an .npz ({error})") from None
+    if missing:
+        raise ValueError(f"{filename!r} lacks the MedMNIST arrays {', '.join(missing)}")
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(filename).stem).strip("_") or "upload"
+    return atomic_write_bytes(data_home() / "datasets" / "uploads" / f"{stem}.npz", data)
+
+
+def uploaded_datasets() -> list[Path]:
+    """The ``.npz`` files uploaded earlier, by name."""
+    from sslcore.paths import data_home
+
+    return sorted((data_home() / "datasets" / "uploads").glob("*.npz"))

@@ -1,0 +1,131 @@
+import io
+import zipfile
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from sslcore import lab
+
+
+def point(method, fraction, seed, auc, protocol="linear", n_labelled=None):
+    return {"method": method, "protocol": protocol, "fraction": fraction, "seed": seed, "auc": auc,
+            "acc": auc - 0.1, "balanced_acc": auc - 0.2, "n_labelled": n_labelled or int(fraction * 1000)}
+
+
+POINTS = [point("simclr", 0.01, s, auc) for s, auc in enumerate([0.70, 0.80, 0.75])] + [
+    point("simclr", 1.0, s, auc) for s, auc in enumerate([0.90, 0.92, 0.94])] + [
+    point("supervised", 0.01, s, auc, protocol="finetune") for s, auc in enumerate([0.55, 0.60, 0.65])]
+
+
+def test_curve_summary_averages_seeds_with_a_std_or_min_max_band():
+    summary = lab.curve_summary(POINTS, "auc", band="std").set_index(["method", "fraction"])
+    row = summary.loc[("simclr", 0.01)]
+    assert row["mean"] == pytest.approx(0.75)
+    assert row["low"] == pytest.approx(0.70) and row["high"] == pytest.approx(0.80)  # std of 0.7, .8, .75 is .05
+    assert row["n_seeds"] == 3 and row["n_labelled"] == 10
+    wide = lab.curve_summary(POINTS + [point("simclr", 0.01, 3, 0.95)], "auc", band="min-max")
+    row = wide.set_index(["method", "fraction"]).loc[("simclr", 0.01)]
+    assert (row["low"], row["high"]) == (pytest.approx(0.70), pytest.approx(0.95))
+
+
+def test_curve_summary_of_one_seed_has_no_band_and_rejects_unknown_metrics():
+    summary = lab.curve_summary([point("byol", 0.1, 0, 0.8)], "acc")
+    assert summary.loc[0, ["mean", "low", "high"]].tolist() == pytest.approx([0.7, 0.7, 0.7])
+    assert lab.curve_summary([], "auc").empty
+    with pytest.raises(ValueError, match="metric"):
+        lab.curve_summary(POINTS, "f1")
+
+
+def test_curve_figure_draws_baselines_dashed_on_a_log_axis_with_published_markers():
+    summary = lab.curve_summary(POINTS)
+    published = [{"fraction": 1.0, "value": 0.95, "method": "ResNet-18 (28)", "source": "Yang et al. 2023, Table 3"}]
+    figure = lab.curve_figure({"run 1": summary}, "auc", published=published)
+    lines = {trace.name: trace for trace in figure.data if trace.name}
+    assert lines["supervised (finetune)"].line.dash == "dash"
+    assert lines["simclr (linear)"].line.dash == "solid"
+    assert list(lines["simclr (linear)"].y) == pytest.approx([0.75, 0.92])
+    assert "Yang et al. 2023" in lines["published"].customdata[0][1]
+    assert figure.layout.xaxis.type == "log"
+
+
+def test_headline_is_the_ssl_linear_probe_at_the_fewest_labels():
+    label, value = lab.headline(POINTS)
+    assert value == pytest.approx(0.75) and "1%" in label and "linear" in label
+    assert lab.headline([point("supervised", 0.1, 0, 0.6)]) is None
+
+
+def test_config_diff_keeps_only_differing_keys_including_nested_ones():
+    first = {"method": "simclr", "epochs": 5, "evaluation": {"seeds": [0, 1]}}
+    second = {"method": "byol", "epochs": 5, "evaluation": {"seeds": [0]}}
+    table = lab.config_diff({"a": first, "b": second})
+    assert list(table.index) == ["evaluation.seeds", "method"]
+    assert table.loc["method"].tolist() == ["simclr", "byol"]
+    assert len(lab.config_diff({"a": first, "b": second}, only_different=False)) == 3
+
+
+def test_replay_command_quotes_the_path():
+    assert lab.replay_command("/tmp/my runs/1/config.yaml") == \
+        "python -m sslcore experiment --config '/tmp/my runs/1/config.yaml'"
+
+
+def test_class_balance_counts_each_class_per_split_and_positives_for_multi_label():
+    split = lambda labels: SimpleNamespace(labels=torch.tensor(labels))  # noqa: E731
+    dataset = SimpleNamespace(label_names=["normal", "pneumonia"], n_classes=2,
+                              splits={"train": split([0, 1, 1]), "test": split([1])})
+    table = lab.class_balance(dataset)
+    assert table.loc["pneumonia"].tolist() == [2, 1] and table.loc["normal"].tolist() == [1, 0]
+    dataset.splits = {"train": SimpleNamespace(labels=torch.tensor([[1.0, 1.0], [0.0, 1.0]]))}
+    assert lab.class_balance(dataset)["train"].tolist() == [1, 2]
+
+
+def test_samples_per_class_draws_only_members_of_each_class():
+    labels = torch.tensor([0, 1, 1, 0, 1, 2])
+    chosen = lab.samples_per_class(labels, per_class=2, seed=1)
+    assert set(chosen) == {0, 1, 2}
+    for class_index, indices in chosen.items():
+        assert len(indices) == min(2, int((labels == class_index).sum()))
+        assert all(labels[i] == class_index for i in indices)
+
+
+def test_displayable_converts_grey_and_colour_images():
+    grey = lab.displayable(torch.full((2, 1, 4, 4), 0.5))
+    assert grey.shape == (2, 4, 4) and grey.dtype == np.uint8 and grey[0, 0, 0] == 128
+    assert lab.displayable(torch.zeros(1, 3, 4, 4, dtype=torch.uint8)).shape == (1, 4, 4, 3)
+
+
+def medmnist_bytes(**drop):
+    buffer = io.BytesIO()
+    arrays = {key: np.zeros((2, 28, 28) if "images" in key else (2, 1), np.uint8) for key in lab.MEDMNIST_KEYS}
+    np.savez(buffer, **{k: v for k, v in arrays.items() if k not in drop})
+    return buffer.getvalue()
+
+
+def test_save_upload_writes_a_valid_npz_into_the_cache(isolated_data_home):
+    path = lab.save_upload("my scans!.npz", medmnist_bytes())
+    assert path == isolated_data_home / "datasets" / "uploads" / "my_scans.npz"
+    assert lab.uploaded_datasets() == [path]
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("scans.csv", b"a,b", "not an .npz"),
+    ("scans.npz", b"not a zip", "could not be read"),
+    ("scans.npz", medmnist_bytes(test_labels=1), "lacks the MedMNIST arrays test_labels"),
+])
+def test_save_upload_rejects_bad_files_with_a_clear_message(name, data, message):
+    with pytest.raises(ValueError, match=message):
+        lab.save_upload(name, data)
+    assert lab.uploaded_datasets() == []
+
+
+def test_save_upload_enforces_the_size_limit():
+    with pytest.raises(ValueError, match="over the 0 MB limit"):
+        lab.save_upload("big.npz", medmnist_bytes(), limit_mb=0)
+
+
+def test_a_truncated_zip_is_a_clear_error():
+    data = medmnist_bytes()
+    assert zipfile.is_zipfile(io.BytesIO(data))
+    with pytest.raises(ValueError, match="could not be read"):
+        lab.save_upload("cut.npz", data[: len(data) // 2])
