@@ -110,20 +110,6 @@ def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
     return figure
 
 
-def headline(points: Iterable[dict[str, Any]], metric: str = "auc") -> tuple[str, float] | None:
-    """The number that sums a run up: mean ``metric`` of its SSL method at its fewest labels.
-
-    Uses the linear probe when the run has one. Returns ``(label, value)``, or None without points.
-    """
-    summary = curve_summary(points, metric)
-    ssl = summary[~summary["method"].isin(BASELINES)]
-    if ssl.empty:
-        return None
-    protocol = "linear" if "linear" in set(ssl["protocol"]) else ssl["protocol"].iloc[0]
-    row = ssl[ssl["protocol"] == protocol].sort_values("fraction").iloc[0]
-    return f"{METRICS[metric]} at {row['fraction']:.0%} labels ({protocol})", float(row["mean"])
-
-
 # --- Runs ------------------------------------------------------------------------------------
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -154,22 +140,6 @@ def replay_command(config_path: str | Path) -> str:
 
 
 # --- Datasets --------------------------------------------------------------------------------
-
-def class_balance(dataset):
-    """Images per class (rows) and split (columns); for multi-label data, positives per label."""
-    import pandas as pd
-    import torch
-
-    counts = {}
-    for split_name, split in dataset.splits.items():
-        labels = split.labels
-        if labels.ndim == 2:
-            per_class = labels.sum(dim=0).long()
-        else:
-            per_class = torch.bincount(labels.long(), minlength=dataset.n_classes)
-        counts[split_name] = per_class.tolist()
-    return pd.DataFrame(counts, index=pd.Index(dataset.label_names, name="class"))
-
 
 def samples_per_class(labels, per_class: int, seed: int = 0) -> dict[int, list[int]]:
     """Up to ``per_class`` random indices of each class (of each positive label, for multi-label)."""
@@ -230,3 +200,124 @@ def uploaded_datasets() -> list[Path]:
     from sslcore.paths import data_home
 
     return sorted((data_home() / "datasets" / "uploads").glob("*.npz"))
+
+
+def format_duration(seconds: float) -> str:
+    """``42`` -> ``"42 s"``, ``150`` -> ``"2.5 min"``, ``7200`` -> ``"2.0 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# --- Duration estimate -----------------------------------------------------------------------
+
+TIMING_BATCH = 64
+TIMED_STEPS = 3
+
+
+@functools.lru_cache(maxsize=32)
+def measured_images_per_second(method: str, backbone: str, image_size: int, channels: int, n_classes: int,
+                               task: str, batch_size: int, device: str = "auto") -> tuple[float, str]:
+    """Pretraining images/s of this method and backbone on this machine, and the device used.
+
+    Times a few optimisation steps (augmentation included) on random images, after one warm-up
+    step, with at most ``TIMING_BATCH`` images per step. Cached per set of arguments.
+    """
+    import torch
+
+    from sslcore.augment import AugmentConfig, augment, normalize
+    from sslcore.config import PretrainConfig
+    from sslcore.methods import Batch
+    from sslcore.train import build_model, resolve_device
+
+    torch_device = resolve_device(device)
+    config = PretrainConfig(method=method, backbone=backbone, image_size=image_size, batch_size=batch_size)
+    model = build_model(config, channels=channels, n_classes=n_classes, task=task).to(torch_device)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    n = min(batch_size, TIMING_BATCH)
+    images = torch.randint(0, 256, (n, channels, image_size, image_size), dtype=torch.uint8, generator=generator)
+    labels = (torch.randint(0, 2, (n, n_classes)).float() if task == "multi-label"
+              else torch.randint(0, n_classes, (n,), generator=generator))
+    batch = Batch(images=images.to(torch_device), labels=labels.to(torch_device) if model.needs_labels else None,
+                  partner_images=images.flip(0).to(torch_device) if model.needs_partner else None)
+    augment_config = AugmentConfig.preset("radiograph")
+    sync = torch.cuda.synchronize if torch_device.type == "cuda" else (lambda: None)
+
+    def step() -> None:
+        loss = model.training_step(batch, lambda x: normalize(augment(x, augment_config, generator)))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        model.on_step_end(0.5)
+
+    step()
+    sync()
+    started = time.perf_counter()
+    for _ in range(TIMED_STEPS):
+        step()
+    sync()
+    return n * TIMED_STEPS / (time.perf_counter() - started), str(torch_device)
+
+
+def estimate_pretraining(config, dataset) -> dict[str, Any]:
+    """How long pretraining ``config`` (a ``PretrainConfig``) on ``dataset`` should take here.
+
+    Returns:
+        ``device``, ``images_per_second`` (measured, see :func:`measured_images_per_second`),
+        ``images`` (images seen over all epochs) and ``seconds``.
+    """
+    n_train = len(dataset.splits["train"].labels)
+    n_train = min(config.max_train_images or n_train, n_train)
+    images = n_train // config.batch_size * config.batch_size * config.epochs
+    rate, device = measured_images_per_second(config.method, config.backbone, config.image_size, dataset.channels,
+                                              dataset.n_classes, dataset.task, config.batch_size, config.device)
+    return {"device": device, "images_per_second": rate, "images": images, "seconds": images / rate}
+
+
+# --- Method diagrams -------------------------------------------------------------------------
+
+_DIAGRAM_STYLE = ('digraph {rankdir=LR; bgcolor="transparent"; '
+                  'node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11]; '
+                  'edge [fontname="Helvetica", fontsize=9];')
+
+
+def method_diagram(strategy: str, *, same_patient: bool = False, supervised: bool = False) -> str:
+    """A Graphviz DOT drawing of how a method of this strategy learns (for ``st.graphviz_chart``).
+
+    Args:
+        strategy: ``contrastive``, ``non-contrastive``, ``generative``, ``innate-relationship`` or ``hybrid``.
+        same_patient: the two views come from two images of the same patient (MICLe).
+        supervised: the supervised baseline (image -> encoder -> classifier -> expert label).
+    """
+    # Two views of one image, or (MICLe) of two images of one patient.
+    source = 'a [label="image"]; ' + ('b [label="another image\\nof the same patient"]; ' if same_patient else '')
+    views = f'a -> v1 [label="augment"]; {"b" if same_patient else "a"} -> v2 [label="augment"];'
+    if supervised:
+        body = ('a [label="image"]; e [label="encoder"]; h [label="classifier"]; y [label="expert label"]; '
+                'l [label="cross-entropy", shape=ellipse, fillcolor="#fde8d8"]; a -> e -> h -> l; y -> l;')
+    elif strategy in ("contrastive", "hybrid"):
+        body = (f'{source} v1 [label="view 1"]; v2 [label="view 2"]; {views} '
+                'e1 [label="encoder"]; e2 [label="encoder\\n(same weights)"]; p1 [label="projector"]; p2 [label="projector"]; '
+                'l [label="contrastive loss:\\npull the two views together,\\npush other images away", shape=ellipse, '
+                'fillcolor="#fde8d8"]; v1 -> e1 -> p1 -> l; v2 -> e2 -> p2 -> l;')
+    elif strategy == "non-contrastive":
+        body = (f'{source} v1 [label="view 1"]; v2 [label="view 2"]; {views} '
+                'e1 [label="online encoder"]; p1 [label="projector + predictor"]; '
+                'e2 [label="target encoder\\n(slow copy or stop-gradient)"]; p2 [label="projector"]; '
+                'l [label="agreement loss:\\nmake the two views match,\\nno negatives", shape=ellipse, fillcolor="#fde8d8"]; '
+                'v1 -> e1 -> p1 -> l; v2 -> e2 -> p2 -> l; e1 -> e2 [style=dashed, label="weights", constraint=false];')
+    elif strategy == "generative":
+        body = ('a [label="image"]; m [label="mask most patches"]; e [label="encoder\\n(visible patches)"]; '
+                'd [label="decoder"]; r [label="reconstructed image"]; '
+                'l [label="reconstruction loss\\non the hidden patches", shape=ellipse, fillcolor="#fde8d8"]; '
+                'a -> m -> e -> d -> r -> l; a -> l [style=dashed, label="original"];')
+    elif strategy == "innate-relationship":
+        body = ('a [label="image"]; t [label="transform\\n(e.g. rotate by 0, 90, 180 or 270°)"]; e [label="encoder"]; '
+                'h [label="classifier"]; l [label="loss: predict\\nwhich transform", shape=ellipse, fillcolor="#fde8d8"]; '
+                'a -> t -> e -> h -> l; t -> l [style=dashed, label="the answer"];')
+    else:
+        raise ValueError(f"no diagram for strategy {strategy!r}")
+    return _DIAGRAM_STYLE + body + "}"

@@ -1,7 +1,5 @@
 import io
 import zipfile
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
@@ -50,12 +48,6 @@ def test_curve_figure_draws_baselines_dashed_on_a_log_axis_with_published_marker
     assert figure.layout.xaxis.type == "log"
 
 
-def test_headline_is_the_ssl_linear_probe_at_the_fewest_labels():
-    label, value = lab.headline(POINTS)
-    assert value == pytest.approx(0.75) and "1%" in label and "linear" in label
-    assert lab.headline([point("supervised", 0.1, 0, 0.6)]) is None
-
-
 def test_config_diff_keeps_only_differing_keys_including_nested_ones():
     first = {"method": "simclr", "epochs": 5, "evaluation": {"seeds": [0, 1]}}
     second = {"method": "byol", "epochs": 5, "evaluation": {"seeds": [0]}}
@@ -68,16 +60,6 @@ def test_config_diff_keeps_only_differing_keys_including_nested_ones():
 def test_replay_command_quotes_the_path():
     assert lab.replay_command("/tmp/my runs/1/config.yaml") == \
         "python -m sslcore experiment --config '/tmp/my runs/1/config.yaml'"
-
-
-def test_class_balance_counts_each_class_per_split_and_positives_for_multi_label():
-    split = lambda labels: SimpleNamespace(labels=torch.tensor(labels))  # noqa: E731
-    dataset = SimpleNamespace(label_names=["normal", "pneumonia"], n_classes=2,
-                              splits={"train": split([0, 1, 1]), "test": split([1])})
-    table = lab.class_balance(dataset)
-    assert table.loc["pneumonia"].tolist() == [2, 1] and table.loc["normal"].tolist() == [1, 0]
-    dataset.splits = {"train": SimpleNamespace(labels=torch.tensor([[1.0, 1.0], [0.0, 1.0]]))}
-    assert lab.class_balance(dataset)["train"].tolist() == [1, 2]
 
 
 def test_samples_per_class_draws_only_members_of_each_class():

@@ -1,0 +1,73 @@
+"""Runs: every experiment with its status and headline number; compare, replay or delete them."""
+
+import pandas as pd
+import streamlit as st
+
+from sslcore import lab
+from sslcore.runs import RunStore
+
+st.title("Runs")
+store = RunStore()
+every_run = store.list_runs()
+if not every_run:
+    st.info("No runs yet: start one in the Lab.")
+    st.page_link("pages/lab.py", label="Open the Lab", icon="🧪")
+    st.stop()
+
+ALL = "all"
+left, middle, right = st.columns(3)
+status = left.selectbox("Status", [ALL, *sorted({run.status for run in every_run})])
+dataset = middle.selectbox("Dataset", [ALL, *sorted({run.dataset for run in every_run if run.dataset})])
+method = right.selectbox("Method", [ALL, *sorted({run.method for run in every_run if run.method})])
+runs = store.list_runs(**{key: None if value == ALL else value
+                          for key, value in (("status", status), ("dataset", dataset), ("method", method))})
+
+table = pd.DataFrame(
+    [{"id": run.id, "name": run.name, "status": run.status, "dataset": run.dataset, "method": run.method,
+      "backbone": run.config.get("backbone"), "created": pd.to_datetime(run.created_at, unit="s"),
+      "headline": run.headline_name, "value": run.headline_value} for run in runs],
+    columns=["id", "name", "status", "dataset", "method", "backbone", "created", "headline", "value"])
+st.dataframe(table, hide_index=True,
+             column_config={"value": st.column_config.NumberColumn(format="%.3f"),
+                            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+names = {run.id: f"#{run.id} {run.name}" for run in runs}
+selected = st.multiselect("Runs to compare, replay or delete", list(names), format_func=names.get)
+if not selected:
+    st.stop()
+
+configs, curves, replay, delete = st.tabs(["Configs", "Curves", "Replay", "Delete"])
+
+with configs:
+    only_different = st.checkbox("Only the settings that differ", value=len(selected) > 1)
+    st.dataframe(lab.config_diff({names[run_id]: store.get(run_id).config for run_id in selected},
+                                 only_different=only_different))
+
+with curves:
+    metric = st.selectbox("Metric", list(lab.METRICS), format_func=lab.METRICS.get, key="runs_metric")
+    for column, run_id in zip(st.columns(len(selected)), selected):
+        column.text(names[run_id])
+        points = store.points(run_id)
+        if points:
+            column.plotly_chart(lab.curve_figure({names[run_id]: lab.curve_summary(points, metric)}, metric),
+                                key=f"curve-{run_id}")
+        else:
+            column.caption("no evaluation points yet")
+
+with replay:
+    st.caption("Each run saved its full config; this command runs the same experiment from a shell.")
+    for run_id in selected:
+        st.text(names[run_id])
+        st.code(lab.replay_command(store.artifact_path(run_id, "config.yaml")), language="bash")
+
+with delete:
+    st.warning(f"Deleting removes {len(selected)} run(s) with their checkpoints and results, for good.")
+    confirmed = st.checkbox("Yes, delete the selected runs", key="confirm_delete")
+    if st.button("Delete", type="primary", disabled=not confirmed):
+        try:
+            for run_id in selected:
+                store.delete(run_id)
+        except ValueError as error:  # a running run: it must be cancelled first
+            st.error(str(error))
+        else:
+            st.session_state.pop("confirm_delete")
+            st.rerun()

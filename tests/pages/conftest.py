@@ -1,0 +1,31 @@
+"""Runs put straight into the test's store, so that pages render real stored data without training."""
+
+import os
+
+import pytest
+
+from sslcore.presets import preset
+from sslcore.runs import RunStore
+
+FRACTIONS = (0.01, 0.1, 1.0)
+
+
+@pytest.fixture
+def finished_run():
+    """``finished_run(name, aucs=(0.7, 0.8), **config_overrides) -> id``: a succeeded run whose SSL
+    method (linear probe) scores AUC ``aucs[seed] + fraction / 10`` and its supervised baseline 0.1 less."""
+    store = RunStore()
+
+    def make(name, aucs=(0.7, 0.8), **overrides):
+        config = preset("cpu-quick", **overrides).to_dict()
+        run_id = store.create_run("experiment", config, name=name)
+        store.claim_next(os.getpid(), "cpu")
+        store.add_points(run_id, [
+            {"method": method, "protocol": protocol, "fraction": fraction, "n_labelled": int(fraction * 3000),
+             "seed": seed, "auc": auc + fraction / 10 - shift, "acc": auc - shift, "balanced_acc": auc - shift}
+            for method, protocol, shift in ((config["method"], "linear", 0.0), ("supervised", "finetune", 0.1))
+            for fraction in FRACTIONS for seed, auc in enumerate(aucs)])
+        store.finish(run_id, "succeeded")
+        return run_id
+
+    return make
