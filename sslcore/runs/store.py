@@ -1,0 +1,459 @@
+"""The durable run store: runs, their metrics, evaluation points and logs in one SQLite file.
+
+Several processes use the store at once (the app's script threads, the worker and its job
+processes), so every operation opens its own short-lived connection, writes in short
+``BEGIN IMMEDIATE`` transactions and relies on WAL mode with a busy timeout. Artifacts live
+beside the database in ``runs/<id>/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from sslcore.io import atomic_write_bytes, atomic_write_text
+from sslcore.paths import data_home
+
+SCHEMA_VERSION = 1
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+POINT_FIELDS = ("method", "protocol", "fraction", "n_labelled", "seed", "auc", "acc", "balanced_acc",
+                "auc_ci_low", "auc_ci_high")
+REQUIRED_POINT_FIELDS = ("method", "protocol", "fraction")
+# A running run whose worker has not written a heartbeat for this long is taken as orphaned.
+DEFAULT_STALE_AFTER = 60.0
+
+_SCHEMA = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    device TEXT,
+    timings TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    worker_pid INTEGER,
+    heartbeat_at REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    dataset TEXT,
+    method TEXT,
+    headline_name TEXT,
+    headline_value REAL,
+    result TEXT
+);
+CREATE INDEX runs_status_created ON runs (status, created_at);
+CREATE TABLE metrics (
+    run_id INTEGER NOT NULL, step INTEGER NOT NULL, epoch INTEGER, name TEXT NOT NULL,
+    value REAL, time REAL NOT NULL
+);
+CREATE INDEX metrics_run ON metrics (run_id, step);
+CREATE TABLE points (
+    run_id INTEGER NOT NULL, method TEXT NOT NULL, protocol TEXT NOT NULL, fraction REAL NOT NULL,
+    n_labelled INTEGER, seed INTEGER, auc REAL, acc REAL, balanced_acc REAL,
+    auc_ci_low REAL, auc_ci_high REAL
+);
+CREATE INDEX points_run ON points (run_id);
+CREATE TABLE logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, time REAL NOT NULL,
+    level TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE INDEX logs_run ON logs (run_id, id);
+"""
+
+
+class RunNotFoundError(ValueError):
+    """No run has the requested id."""
+
+
+@dataclass
+class RunRecord:
+    """One run as stored. Timestamps are Unix seconds; ``config``, ``timings`` and ``result`` are
+    decoded JSON."""
+
+    id: int
+    name: str
+    kind: str
+    status: str
+    config: dict[str, Any]
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    device: str | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    worker_pid: int | None = None
+    heartbeat_at: float | None = None
+    cancel_requested: bool = False
+    dataset: str | None = None
+    method: str | None = None
+    headline_name: str | None = None
+    headline_value: float | None = None
+    result: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has reached a final status."""
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or to now while running); ``None`` before the start."""
+        if self.started_at is None:
+            return None
+        return (self.finished_at or time.time()) - self.started_at
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> "RunRecord":
+        values = dict(row)
+        values["config"] = json.loads(values["config"])
+        values["timings"] = json.loads(values["timings"])
+        values["result"] = json.loads(values["result"]) if values["result"] is not None else None
+        values["cancel_requested"] = bool(values["cancel_requested"])
+        return cls(**values)
+
+
+def default_db_path() -> Path:
+    """``$MEDSSL_RUNS_DB``, else ``runs.sqlite`` in the user's data folder."""
+    override = os.environ.get("MEDSSL_RUNS_DB")
+    return Path(override).expanduser() if override else data_home() / "runs.sqlite"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a zombie child of ours is reaped)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped:
+            return False
+    except ChildProcessError:
+        pass  # not our child: ask the kernel below
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):  # Linux: a zombie that is not ours still "exists"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _encode_json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{what} must be JSON-serialisable: {error}") from error
+
+
+def _check_artifact_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise ValueError(f"artifact name must be a plain file name, got {name!r}")
+    return name
+
+
+class RunStore:
+    """Runs in a SQLite file, shared safely between processes and threads.
+
+    Args:
+        path: the database file; default :func:`default_db_path`. Its folder also holds the
+            artifacts, in ``runs/<id>/``.
+        stale_after: seconds without a heartbeat after which :meth:`reconcile` takes a running
+            run as orphaned.
+        busy_timeout: seconds a write waits for another process's transaction.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, stale_after: float = DEFAULT_STALE_AFTER,
+                 busy_timeout: float = 30.0) -> None:
+        if stale_after <= 0:
+            raise ValueError(f"stale_after must be positive, got {stale_after}")
+        self.path = Path(path).expanduser().resolve() if path is not None else default_db_path().resolve()
+        self.stale_after = stale_after
+        self.busy_timeout = busy_timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._create_schema()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are explicit, so a write takes the lock up front
+        # (BEGIN IMMEDIATE) and never fails upgrading a read lock.
+        connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return connection
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        connection = self._open()
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        connection = self._open()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+    def _create_schema(self) -> None:
+        with self._read() as connection:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+        with self._write() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ValueError(f"{self.path} has run-store schema {version}, newer than this "
+                                 f"version of sslcore understands ({SCHEMA_VERSION}); update sslcore")
+            if version == 0:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _require(self, connection: sqlite3.Connection, run_id: int) -> RunRecord:
+        row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id} in {self.path}")
+        return RunRecord._from_row(row)
+
+    # -- the pages' API ----------------------------------------------------------------------
+
+    def create_run(self, kind: str, config: Mapping[str, Any], name: str | None = None) -> int:
+        """Queue a run and return its id.
+
+        Args:
+            kind: what the executor should do (``"experiment"`` ...).
+            config: the run's JSON-serialisable settings; its ``"dataset"`` and ``"method"`` keys
+                are also stored as columns for filtering.
+            name: a label for lists; default built from kind, method and dataset.
+        """
+        if not isinstance(kind, str) or not kind.strip():
+            raise ValueError(f"kind must be a non-empty string, got {kind!r}")
+        if not isinstance(config, Mapping):
+            raise ValueError(f"config must be a mapping, got {type(config).__name__}")
+        config_json = _encode_json(dict(config), "config")
+        dataset, method = config.get("dataset"), config.get("method")
+        if name is None:
+            name = " ".join(str(part) for part in (kind, method, dataset) if part is not None)
+        with self._write() as connection:
+            cursor = connection.execute(
+                "INSERT INTO runs (created_at, name, kind, config, dataset, method) VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), name, kind, config_json,
+                 None if dataset is None else str(dataset), None if method is None else str(method)))
+            return int(cursor.lastrowid)
+
+    def get(self, run_id: int) -> RunRecord:
+        """The run ``run_id``; raises :class:`RunNotFoundError` when there is none."""
+        with self._read() as connection:
+            return self._require(connection, run_id)
+
+    def list_runs(self, status: str | None = None, dataset: str | None = None,
+                  method: str | None = None) -> list[RunRecord]:
+        """Runs, newest first, optionally filtered. Orphaned running runs are reconciled first."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        self.reconcile()
+        filters = {"status": status, "dataset": dataset, "method": method}
+        where = [f"{column} = ?" for column, value in filters.items() if value is not None]
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._read() as connection:
+            rows = connection.execute(sql + " ORDER BY created_at DESC, id DESC",
+                                      [value for value in filters.values() if value is not None])
+            return [RunRecord._from_row(row) for row in rows]
+
+    def metrics(self, run_id: int) -> list[dict[str, Any]]:
+        """The run's metrics in report order, one dict (step, epoch, name, value, time) per value."""
+        with self._read() as connection:
+            self._require(connection, run_id)
+            rows = connection.execute("SELECT step, epoch, name, value, time FROM metrics WHERE run_id = ? "
+                                      "ORDER BY rowid", (run_id,))
+            return [dict(row) for row in rows]
+
+    def points(self, run_id: int) -> list[dict[str, Any]]:
+        """The run's evaluation points, one dict with the keys of ``POINT_FIELDS`` each."""
+        with self._read() as connection:
+            self._require(connection, run_id)
+            rows = connection.execute(f"SELECT {', '.join(POINT_FIELDS)} FROM points WHERE run_id = ? "
+                                      "ORDER BY rowid", (run_id,))
+            return [dict(row) for row in rows]
+
+    def logs(self, run_id: int, tail: int | None = 50) -> list[dict[str, Any]]:
+        """The last ``tail`` log lines (all when ``None``), oldest first, as dicts (time, level, message)."""
+        if tail is not None and tail < 0:
+            raise ValueError(f"tail must be non-negative or None, got {tail}")
+        with self._read() as connection:
+            self._require(connection, run_id)
+            rows = connection.execute("SELECT time, level, message FROM logs WHERE run_id = ? "
+                                      "ORDER BY id DESC LIMIT ?", (run_id, -1 if tail is None else tail))
+            return [dict(row) for row in reversed(rows.fetchall())]
+
+    def request_cancel(self, run_id: int) -> RunRecord:
+        """Cancel a queued run at once, or ask a running one to stop (the worker enforces it).
+        A finished run is left as it is. Returns the run after the request."""
+        with self._write() as connection:
+            run = self._require(connection, run_id)
+            if run.status == "queued":
+                connection.execute("UPDATE runs SET status = 'cancelled', cancel_requested = 1, finished_at = ? "
+                                   "WHERE id = ?", (time.time(), run_id))
+            elif run.status == "running":
+                connection.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
+            return self._require(connection, run_id)
+
+    def delete(self, run_id: int) -> None:
+        """Remove a run, its metrics, points, logs and artifact folder. A running run is refused."""
+        with self._write() as connection:
+            run = self._require(connection, run_id)
+            if run.status == "running":
+                raise ValueError(f"run {run_id} is running; cancel it before deleting it")
+            for table, column in (("metrics", "run_id"), ("points", "run_id"), ("logs", "run_id"), ("runs", "id")):
+                connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
+        shutil.rmtree(self._artifact_dir(run_id), ignore_errors=True)
+
+    def artifact_dir(self, run_id: int) -> Path:
+        """The run's artifact folder, ``<db folder>/runs/<id>/`` (created when first written)."""
+        self.get(run_id)
+        return self._artifact_dir(run_id)
+
+    def artifact_path(self, run_id: int, name: str) -> Path:
+        """Where the artifact ``name`` (a plain file name) of the run lives."""
+        return self.artifact_dir(run_id) / _check_artifact_name(name)
+
+    def _artifact_dir(self, run_id: int) -> Path:
+        return self.path.parent / "runs" / str(run_id)
+
+    # -- the worker's and the job's API --------------------------------------------------------
+
+    def claim_next(self, worker_pid: int, device: str) -> RunRecord | None:
+        """Mark the oldest queued run as running on ``device`` by ``worker_pid`` and return it;
+        ``None`` when nothing is queued or another run already runs on ``device``."""
+        self.reconcile()
+        with self._write() as connection:
+            busy = connection.execute("SELECT 1 FROM runs WHERE status = 'running' AND device = ?", (device,))
+            if busy.fetchone():
+                return None
+            row = connection.execute("SELECT id FROM runs WHERE status = 'queued' "
+                                     "ORDER BY created_at, id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            connection.execute("UPDATE runs SET status = 'running', started_at = ?, heartbeat_at = ?, "
+                               "worker_pid = ?, device = ? WHERE id = ?", (now, now, worker_pid, device, row["id"]))
+            return self._require(connection, row["id"])
+
+    def heartbeat(self, run_id: int) -> None:
+        """Record that the run's worker is alive."""
+        with self._write() as connection:
+            connection.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                               (time.time(), run_id))
+
+    def finish(self, run_id: int, status: str, *, error: str | None = None,
+               result: Mapping[str, Any] | None = None) -> bool:
+        """Give a running run its final status. Returns ``False`` when the run was no longer
+        running (already finished, or reconciled as orphaned), leaving it untouched."""
+        if status not in FINISHED_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(FINISHED_STATUSES)}, got {status!r}")
+        result_json = None if result is None else _encode_json(dict(result), "result")
+        with self._write() as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET status = ?, error = ?, result = COALESCE(?, result), finished_at = ? "
+                "WHERE id = ? AND status = 'running'", (status, error, result_json, time.time(), run_id))
+            return cursor.rowcount == 1
+
+    def reconcile(self) -> list[int]:
+        """Mark as failed every running run whose worker process is gone or whose heartbeat is
+        older than ``stale_after``. Returns the ids marked."""
+        with self._read() as connection:
+            running = connection.execute("SELECT id, worker_pid, heartbeat_at FROM runs "
+                                         "WHERE status = 'running'").fetchall()
+        now = time.time()
+        orphaned = [row for row in running
+                    if row["worker_pid"] is None or not pid_alive(row["worker_pid"])
+                    or (row["heartbeat_at"] or 0) < now - self.stale_after]
+        marked = []
+        for row in orphaned:
+            with self._write() as connection:
+                # The heartbeat in the condition keeps a run whose worker just spoke up.
+                cursor = connection.execute(
+                    "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? "
+                    "AND status = 'running' AND heartbeat_at IS ?",
+                    (f"worker process stopped unexpectedly (pid {row['worker_pid']})", now, row["id"],
+                     row["heartbeat_at"]))
+            if cursor.rowcount:
+                marked.append(row["id"])
+        return marked
+
+    def log(self, run_id: int, message: str, level: str = "info") -> None:
+        """Append a log line to the run."""
+        if level not in LOG_LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        with self._write() as connection:
+            connection.execute("INSERT INTO logs (run_id, time, level, message) VALUES (?, ?, ?, ?)",
+                               (run_id, time.time(), level, str(message)))
+
+    def report_metrics(self, run_id: int, step: int, epoch: int | None = None, **values: float) -> None:
+        """Record named metric values of one step (and epoch) of the run."""
+        if not values:
+            raise ValueError("report_metrics needs at least one named value")
+        now = time.time()
+        with self._write() as connection:
+            connection.executemany(
+                "INSERT INTO metrics (run_id, step, epoch, name, value, time) VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, int(step), None if epoch is None else int(epoch), name,
+                  None if value is None else float(value), now) for name, value in values.items()])
+
+    def add_points(self, run_id: int, points: Sequence[Mapping[str, Any]]) -> None:
+        """Record evaluation points: dicts with ``method``, ``protocol``, ``fraction`` and any of
+        the other ``POINT_FIELDS``."""
+        rows = []
+        for point in points:
+            unknown = set(point) - set(POINT_FIELDS)
+            missing = [key for key in REQUIRED_POINT_FIELDS if point.get(key) is None]
+            if unknown or missing:
+                raise ValueError(f"invalid evaluation point {dict(point)!r}: unknown keys {sorted(unknown)}, "
+                                 f"missing keys {missing}; the keys are {', '.join(POINT_FIELDS)}")
+            rows.append([run_id] + [point.get(key) for key in POINT_FIELDS])
+        with self._write() as connection:
+            connection.executemany(f"INSERT INTO points (run_id, {', '.join(POINT_FIELDS)}) "
+                                   f"VALUES ({', '.join('?' * (len(POINT_FIELDS) + 1))})", rows)
+
+    def set_headline(self, run_id: int, name: str, value: float) -> None:
+        """Set the run's headline metric (shown in lists)."""
+        with self._write() as connection:
+            connection.execute("UPDATE runs SET headline_name = ?, headline_value = ? WHERE id = ?",
+                               (str(name), float(value), run_id))
+
+    def set_timings(self, run_id: int, timings: Mapping[str, Any]) -> None:
+        """Merge ``timings`` (e.g. seconds per phase) into the run's timings."""
+        encoded = _encode_json(dict(timings), "timings")
+        with self._write() as connection:
+            connection.execute("UPDATE runs SET timings = json_patch(timings, ?) WHERE id = ?", (encoded, run_id))
+
+    def write_artifact(self, run_id: int, name: str, data: bytes | str) -> Path:
+        """Atomically write ``data`` to the run's artifact ``name`` and return its path."""
+        path = self._artifact_dir(run_id) / _check_artifact_name(name)
+        if isinstance(data, str):
+            return atomic_write_text(path, data)
+        return atomic_write_bytes(path, data)
