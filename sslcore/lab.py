@@ -10,7 +10,6 @@ import functools
 import io
 import re
 import shlex
-import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -110,6 +109,30 @@ def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
     return figure
 
 
+# --- Live view -------------------------------------------------------------------------------
+
+def live_progress(metrics: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """What the live view shows, from a run's metric rows (``RunStore.metrics``).
+
+    Returns:
+        ``fraction`` (latest ``progress``, 0 before any), the latest ``eta_seconds``,
+        ``images_per_second``, ``loss`` and ``knn_accuracy`` (None before any), and ``curve``:
+        a DataFrame of step and loss.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(list(metrics), columns=["step", "epoch", "name", "value", "time"]).dropna(subset=["value"])
+    latest = frame.groupby("name")["value"].last()
+
+    def last(name: str) -> float | None:
+        return float(latest[name]) if name in latest else None
+
+    curve = frame[frame["name"] == "loss"][["step", "value"]].rename(columns={"value": "loss"})
+    return {"fraction": min(1.0, max(0.0, last("progress") or 0.0)), "eta_seconds": last("eta_seconds"),
+            "images_per_second": last("images_per_second"), "loss": last("loss"),
+            "knn_accuracy": last("knn_accuracy"), "curve": curve.reset_index(drop=True)}
+
+
 # --- Runs ------------------------------------------------------------------------------------
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -137,6 +160,74 @@ def config_diff(configs: dict[str, dict[str, Any]], only_different: bool = True)
 def replay_command(config_path: str | Path) -> str:
     """The shell command that replays a run from its saved config."""
     return f"python -m sslcore experiment --config {shlex.quote(str(config_path))}"
+
+
+# --- Embeddings ------------------------------------------------------------------------------
+
+EMBEDDING_KEYS = ("features_before", "features_after", "labels")
+
+
+def load_embeddings(path: str | Path) -> dict[str, Any]:
+    """A run's ``embeddings.npz`` as numpy arrays, checked.
+
+    Required: ``features_before`` and ``features_after`` (N, D) and ``labels`` (N,) or (N, L).
+    Optional, each (N,) unless said: ``patient_ids``, ``split`` (names), ``labelled`` (bool: in
+    the smallest labelled subset), ``images`` (uint8 (N, C, H, W) thumbnails) and ``label_names`` (L,).
+
+    Raises:
+        ValueError: unreadable, or a required array missing, or lengths that disagree.
+    """
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            data = {key: archive[key] for key in archive.files}
+    except Exception as error:  # zipfile, numpy and OS errors all mean an unusable file
+        raise ValueError(f"{path} could not be read as an .npz ({error})") from None
+    missing = [key for key in EMBEDDING_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}")
+    n = len(data["labels"])
+    wrong = [key for key, value in data.items() if key != "label_names" and len(value) != n]
+    if wrong:
+        raise ValueError(f"{path}: {', '.join(wrong)} do not have one row per image ({n})")
+    return data
+
+
+def embedding_table(data: dict[str, Any]):
+    """One row per image: ``index``, ``class``, ``split``, ``patient``, ``labelled`` (what colours a plot)."""
+    import numpy as np
+    import pandas as pd
+
+    labels = data["labels"]
+    names = [str(name) for name in data.get("label_names", [])]
+    if labels.ndim == 2:  # multi-label: the set of positive labels
+        classes = [", ".join(names[j] if j < len(names) else f"label {j}" for j in np.flatnonzero(row)) or "none"
+                   for row in labels]
+    else:
+        classes = [names[label] if label < len(names) else f"class {label}" for label in labels.astype(int)]
+    n = len(labels)
+    return pd.DataFrame({
+        "index": np.arange(n), "class": classes,
+        "split": data["split"].astype(str) if "split" in data else "test",
+        "patient": data["patient_ids"].astype(str) if "patient_ids" in data else np.arange(n).astype(str),
+        "labelled": np.where(data["labelled"], "labelled", "unlabelled") if "labelled" in data else "unknown",
+    })
+
+
+def embedding_figure(coordinates, table, colour_by: str, title: str):
+    """A plotly scatter of 2-D ``coordinates`` (N, 2) coloured by a column of :func:`embedding_table`;
+    each point carries its image index (``customdata[0]``) for selections."""
+    import plotly.express as px
+
+    frame = table.assign(x=coordinates[:, 0], y=coordinates[:, 1])
+    figure = px.scatter(frame, x="x", y="y", color=colour_by, custom_data=["index", "class", "split"],
+                        title=title, render_mode="webgl")
+    figure.update_traces(marker=dict(size=5), hovertemplate="image %{customdata[0]}<br>%{customdata[1]}"
+                                                            "<br>%{customdata[2]} split<extra></extra>")
+    figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), margin=dict(t=40, b=0, l=0, r=0),
+                         legend=dict(title=colour_by), showlegend=colour_by != "patient")
+    return figure
 
 
 # --- Datasets --------------------------------------------------------------------------------
@@ -228,6 +319,7 @@ def measured_images_per_second(method: str, backbone: str, image_size: int, chan
     import torch
 
     from sslcore.augment import AugmentConfig, augment, normalize
+    from sslcore.bench import _timed_steps
     from sslcore.config import PretrainConfig
     from sslcore.methods import Batch
     from sslcore.train import build_model, resolve_device
@@ -239,7 +331,7 @@ def measured_images_per_second(method: str, backbone: str, image_size: int, chan
     generator = torch.Generator().manual_seed(0)
     n = min(batch_size, TIMING_BATCH)
     images = torch.randint(0, 256, (n, channels, image_size, image_size), dtype=torch.uint8, generator=generator)
-    labels = (torch.randint(0, 2, (n, n_classes)).float() if task == "multi-label"
+    labels = (torch.randint(0, 2, (n, n_classes), generator=generator).float() if task == "multi-label"
               else torch.randint(0, n_classes, (n,), generator=generator))
     batch = Batch(images=images.to(torch_device), labels=labels.to(torch_device) if model.needs_labels else None,
                   partner_images=images.flip(0).to(torch_device) if model.needs_partner else None)
@@ -253,13 +345,8 @@ def measured_images_per_second(method: str, backbone: str, image_size: int, chan
         optimizer.step()
         model.on_step_end(0.5)
 
-    step()
-    sync()
-    started = time.perf_counter()
-    for _ in range(TIMED_STEPS):
-        step()
-    sync()
-    return n * TIMED_STEPS / (time.perf_counter() - started), str(torch_device)
+    seconds_per_step = _timed_steps(step, 1, TIMED_STEPS, sync)
+    return n / seconds_per_step, str(torch_device)
 
 
 def estimate_pretraining(config, dataset) -> dict[str, Any]:

@@ -111,3 +111,48 @@ def test_a_truncated_zip_is_a_clear_error():
     assert zipfile.is_zipfile(io.BytesIO(data))
     with pytest.raises(ValueError, match="could not be read"):
         lab.save_upload("cut.npz", data[: len(data) // 2])
+
+
+def test_live_progress_takes_the_latest_values_and_the_loss_curve():
+    rows = [{"step": step, "epoch": 1, "name": name, "value": value, "time": 0.0}
+            for step, name, value in [(1, "loss", 4.0), (1, "progress", 0.1), (1, "eta_seconds", 90.0),
+                                      (2, "loss", 3.5), (2, "progress", 0.2), (2, "eta_seconds", 80.0),
+                                      (2, "knn_accuracy", 0.61), (2, "collapse_score", None)]]
+    progress = lab.live_progress(rows)
+    assert (progress["fraction"], progress["eta_seconds"], progress["knn_accuracy"]) == (0.2, 80.0, 0.61)
+    assert progress["curve"].to_dict("list") == {"step": [1, 2], "loss": [4.0, 3.5]}
+    empty = lab.live_progress([])
+    assert empty["fraction"] == 0.0 and empty["loss"] is None and empty["curve"].empty
+
+
+def embeddings_file(path, **arrays):
+    rng = np.random.default_rng(0)
+    data = {"features_before": rng.normal(size=(6, 4)), "features_after": rng.normal(size=(6, 4)),
+            "labels": np.array([0, 1, 1, 0, 1, 0]), "label_names": np.array(["normal", "pneumonia"]),
+            "split": np.array(["test"] * 6), "labelled": np.array([1, 0, 0, 0, 1, 0], bool)}
+    data.update(arrays)
+    np.savez(path, **{k: v for k, v in data.items() if v is not None})
+    return path
+
+
+def test_embeddings_load_into_a_table_that_names_classes_and_the_labelled_subset(tmp_path):
+    data = lab.load_embeddings(embeddings_file(tmp_path / "e.npz"))
+    table = lab.embedding_table(data)
+    assert table["class"].tolist()[:3] == ["normal", "pneumonia", "pneumonia"]
+    assert table["labelled"].tolist()[:2] == ["labelled", "unlabelled"]
+    assert table["patient"].tolist() == [str(i) for i in range(6)]  # no patient ids: one patient per image
+    figure = lab.embedding_figure(data["features_after"][:, :2], table, "class", "after")
+    assert {trace.name for trace in figure.data} == {"normal", "pneumonia"}
+    assert sorted(i for trace in figure.data for i, *_ in trace.customdata) == list(range(6))
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"features_after": None}, "lacks features_after"),
+    ({"labels": np.array([0, 1])}, "do not have one row per image"),
+])
+def test_bad_embeddings_files_are_clear_errors(tmp_path, arrays, message):
+    with pytest.raises(ValueError, match=message):
+        lab.load_embeddings(embeddings_file(tmp_path / "e.npz", **arrays))
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="could not be read"):
+        lab.load_embeddings(tmp_path / "junk.npz")

@@ -1,0 +1,86 @@
+"""Embeddings: where a run's network puts the test images, before and after pretraining."""
+
+import streamlit as st
+
+from sslcore import lab
+from sslcore.evaluate.embeddings import nearest_neighbours, pca, umap
+from sslcore.runs import RunStore
+
+COLOURS = {"class": "class", "split": "split", "patient": "patient", "labelled": "labelled subset"}
+N_NEIGHBOURS = 8
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def embeddings(path: str, modified: float) -> dict:
+    return lab.load_embeddings(path)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def projection(path: str, modified: float, which: str, kind: str):
+    """2-D coordinates of the ``which`` features; cached per run file, so UMAP is fitted once per run."""
+    features = embeddings(path, modified)[which]
+    return pca(features) if kind == "PCA" else umap(features)
+
+
+st.title("Embeddings")
+st.caption("Each dot is a test image, placed by the features the network computes for it. Pretraining is "
+           "useful when images of the same class end up close together before any label is used.")
+store = RunStore()
+runs = [run for run in store.list_runs(status="succeeded") if store.artifact_path(run.id, "embeddings.npz").exists()]
+if not runs:
+    st.info("No finished run has embeddings yet: start one in the Lab.")
+    st.page_link("pages/lab.py", label="Open the Lab", icon="🧪")
+    st.stop()
+
+names = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset})" for run in runs}
+run_id = st.selectbox("Run", list(names), format_func=names.get)
+path = store.artifact_path(run_id, "embeddings.npz")
+modified = path.stat().st_mtime
+try:
+    data = embeddings(str(path), modified)
+except ValueError as error:
+    st.error("This run's embeddings cannot be shown:")
+    st.text(str(error))
+    st.stop()
+table = lab.embedding_table(data)
+left, right = st.columns(2)
+colour_by = left.selectbox("Colour by", list(COLOURS), format_func=COLOURS.get)
+use_umap = right.toggle("UMAP", help="Keeps neighbourhoods rather than global distances. Its first fit compiles "
+                                     "for about a minute; PCA is shown meanwhile. Cached per run.")
+
+plots = st.empty()
+
+
+def draw(kind: str) -> dict:
+    """Before and after side by side; returns the selection state of each chart."""
+    selections = {}
+    with plots.container():
+        for column, (which, title) in zip(st.columns(2), [("features_before", "before pretraining (random weights)"),
+                                                           ("features_after", "after pretraining")]):
+            coordinates = projection(str(path), modified, which, kind)
+            figure = lab.embedding_figure(coordinates, table, colour_by, f"{kind}, {title}")
+            selections[which] = column.plotly_chart(figure, key=f"{kind}-{which}-{run_id}", on_select="rerun",
+                                                    selection_mode="points")
+    return selections
+
+
+selections = draw("PCA")
+if use_umap:
+    with st.spinner("Fitting UMAP (the first fit compiles for about a minute)…"):
+        selections = draw("UMAP")
+
+picked = [point["customdata"][0] for state in selections.values() for point in state.selection.points]
+st.subheader("Selected image and its nearest neighbours")
+if not picked:
+    st.caption("Click a dot to see the image and its nearest neighbours after pretraining.")
+    st.stop()
+index = int(picked[0])
+neighbours = nearest_neighbours(data["features_after"], index, k=N_NEIGHBOURS)
+rows = table.iloc[[index, *neighbours]]
+captions = [f"#{row['index']}: {row['class']}" for _, row in rows.iterrows()]
+if "images" in data:
+    st.image(list(lab.displayable(data["images"][[index, *neighbours]])), caption=captions, width=96)
+else:
+    st.dataframe(rows, hide_index=True)
+agreeing = int((rows["class"].iloc[1:] == rows["class"].iloc[0]).sum())
+st.caption(f"{agreeing} of its {len(neighbours)} nearest neighbours (cosine, after pretraining) share its class.")

@@ -1,0 +1,63 @@
+"""Results: how far a few labels go after pretraining, against the baselines and published numbers."""
+
+import pandas as pd
+import streamlit as st
+
+from sslcore import lab
+from sslcore.published import published_for
+from sslcore.runs import RunStore
+
+st.title("Results")
+st.caption("Label-efficiency curves: the test score of a classifier trained on a fraction of the labels, "
+           "on top of the pretrained backbone, against the same network trained from scratch "
+           "(supervised) and a frozen random one.")
+
+store = RunStore()
+runs = [run for run in store.list_runs() if store.points(run.id)]
+if not runs:
+    st.info("No run has evaluation points yet: start one in the Lab.")
+    st.page_link("pages/lab.py", label="Open the Lab", icon="🧪")
+    st.stop()
+
+labels = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset}, {run.status})"
+          for run in runs}
+chosen = st.multiselect("Runs", list(labels), default=[runs[0].id], format_func=labels.get)
+left, right = st.columns(2)
+metric = left.selectbox("Metric", list(lab.METRICS), format_func=lab.METRICS.get)
+band = right.selectbox("Band over seeds", lab.BANDS,
+                       format_func={"std": "mean ± 1 standard deviation", "min-max": "min to max"}.get)
+if not chosen:
+    st.stop()
+
+points = {run_id: store.points(run_id) for run_id in chosen}
+curves = {labels[run_id]: lab.curve_summary(points[run_id], metric, band) for run_id in chosen}
+datasets = {store.get(run_id).dataset for run_id in chosen}
+protocols = sorted({p["protocol"] for run_points in points.values() for p in run_points})
+published = []
+if len(datasets) == 1:
+    reference_protocol = st.selectbox("Published numbers for the protocol", protocols)
+    published = published_for(next(iter(datasets)), protocol=reference_protocol, metric=metric)
+else:
+    st.caption("Published reference numbers are shown when the chosen runs share one dataset.")
+
+st.plotly_chart(lab.curve_figure(curves, metric, band, published), key="curves")
+if published:
+    st.caption(f"Stars: {len(published)} published numbers for this dataset and protocol (source on hover).")
+
+st.subheader("Points")
+st.dataframe(pd.concat([pd.DataFrame(points[run_id]).assign(run=run_id) for run_id in chosen], ignore_index=True),
+             hide_index=True)
+
+st.subheader("Downloads")
+for run_id in chosen:
+    st.text(labels[run_id])
+    columns = st.columns(3)
+    for column, (name, mime) in zip(columns, [("curve.csv", "text/csv"), ("config.yaml", "application/yaml"),
+                                              ("checkpoint.pt", "application/octet-stream")]):
+        path = store.artifact_path(run_id, name)
+        if path.exists():
+            # A callable reads the file only when clicked: checkpoints can be large.
+            column.download_button(name, path.read_bytes, file_name=f"run{run_id}_{name}", mime=mime,
+                                   on_click="ignore", key=f"download-{run_id}-{name}")
+        else:
+            column.caption(f"{name}: not written (yet)")
