@@ -222,12 +222,14 @@ class RunStore:
         with self._read() as connection:
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
-        with self._write() as connection:
             version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ValueError(f"{self.path} has run-store schema {version}, newer than this "
-                                 f"version of sslcore understands ({SCHEMA_VERSION}); update sslcore")
-            if version == 0:
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"{self.path} has run-store schema {version}, newer than this "
+                             f"version of sslcore understands ({SCHEMA_VERSION}); update sslcore")
+        if version == SCHEMA_VERSION:  # the usual case: no write lock for a page that opens the store
+            return
+        with self._write() as connection:
+            if connection.execute("PRAGMA user_version").fetchone()[0] == 0:  # another process may have won
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
