@@ -156,3 +156,18 @@ def test_bad_embeddings_files_are_clear_errors(tmp_path, arrays, message):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="could not be read"):
         lab.load_embeddings(tmp_path / "junk.npz")
+
+
+@pytest.mark.parametrize("strategy, expected", [
+    ("contrastive", "push other images away"), ("non-contrastive", "no negatives"),
+    ("generative", "hidden patches"), ("innate-relationship", "which transform")])
+def test_each_strategy_has_a_diagram_that_says_what_the_loss_asks(strategy, expected):
+    dot = lab.method_diagram(strategy)
+    assert dot.startswith("digraph {") and dot.endswith("}") and expected in dot
+    assert "same patient" in lab.method_diagram(strategy, same_patient=True) or strategy != "contrastive"
+    with pytest.raises(ValueError, match="no diagram"):
+        lab.method_diagram("telepathic")
+
+
+def test_format_duration_picks_a_readable_unit():
+    assert [lab.format_duration(s) for s in (42, 150, 7200)] == ["42 s", "2.5 min", "2.0 h"]
