@@ -1,0 +1,28 @@
+"""The study catalogue: published SSL studies in medical imaging, searchable and extensible.
+
+Shipped data lives in review_data/ (studies.bib, studies.csv, taxonomy.yaml) and is read-only;
+the user's additions live in a separate layer in the user's data folder.
+"""
+
+from sslcore.catalogue.checks import Problem, check_review_data
+from sslcore.catalogue.facets import FACETS, Filters, facet_counts
+from sslcore.catalogue.importer import MAX_IMPORT_BYTES, ImportReport, import_bibtex
+from sslcore.catalogue.store import Catalogue, load_catalogue, remove_user_studies, user_layer_paths
+from sslcore.catalogue.study import ANNOTATION_COLUMNS, Study, to_bibtex
+from sslcore.catalogue.taxonomy import Taxonomy, load_taxonomy
+
+__all__ = ["ANNOTATION_COLUMNS", "FACETS", "MAX_IMPORT_BYTES", "Catalogue", "Filters", "ImportReport",
+           "Problem", "Study", "Taxonomy", "check_review_data", "export_csv", "facet_counts",
+           "import_bibtex", "load_catalogue", "load_taxonomy", "remove_user_studies", "to_bibtex",
+           "user_layer_paths"]
+
+
+def export_csv(studies) -> str:
+    """The studies as CSV: bibliographic facts and annotations, one row a study."""
+    from sslcore.catalogue.study import to_csv
+
+    columns = ("key", "title", "authors", "year", "venue", "doi", "arxiv_id", "url") + ANNOTATION_COLUMNS[1:]
+    rows = [{**study.annotations(), "title": study.title, "authors": "; ".join(study.authors),
+             "year": study.year or "", "venue": study.venue, "doi": study.doi,
+             "arxiv_id": study.arxiv_id, "url": study.url} for study in studies]
+    return to_csv(rows, columns)

@@ -1,0 +1,184 @@
+"""A study of the catalogue and its two file forms: a BibTeX entry plus a row of annotations."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from sslcore.catalogue.text import (arxiv_id_from, clean_latex, is_valid_arxiv_id, is_valid_doi,
+                                    normalise_doi, split_authors)
+
+# Columns of studies.csv / user.csv, in order: the key joins a row to its BibTeX entry.
+ANNOTATION_COLUMNS = ("key", "modality", "anatomy", "task", "ssl_strategy", "ssl_method",
+                      "pretrain_data", "claim", "known_in_review", "verified_by")
+# BibTeX field naming the venue, by entry type; other types fall back to the first one present.
+VENUE_FIELDS = ("journal", "booktitle", "howpublished", "publisher", "school", "institution")
+# Fields written first when an entry is exported, in this order; any other field follows.
+BIBTEX_FIELD_ORDER = ("title", "author", "journal", "booktitle", "howpublished", "volume", "number",
+                      "pages", "publisher", "year", "doi", "eprint", "archiveprefix", "url")
+
+
+@dataclass(frozen=True)
+class BibEntry:
+    """One parsed BibTeX entry: its raw fields (lower-case names) and where it started."""
+    key: str
+    entry_type: str
+    fields: dict[str, str]
+    line: int
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: bibliographic facts (from BibTeX) plus its annotations (from the CSV).
+
+    ``bibtex_fields`` keeps the entry's fields as written, so export reproduces them; the other
+    bibliographic attributes are the same facts cleaned for display and search.
+    """
+    key: str
+    entry_type: str
+    bibtex_fields: dict[str, str]
+    title: str
+    authors: tuple[str, ...]
+    year: int | None
+    venue: str
+    doi: str
+    arxiv_id: str
+    url: str
+    modality: str = ""
+    anatomy: str = ""
+    task: str = ""
+    ssl_strategy: str = ""
+    ssl_method: str = ""
+    pretrain_data: str = ""
+    claim: str = ""
+    known_in_review: str = ""
+    verified_by: str = ""
+    method_families: tuple[str, ...] = ()
+    user_added: bool = False
+    reviews: tuple[str, ...] = field(default=(), init=False)
+
+    def __post_init__(self):
+        reviews = tuple(r.strip() for r in self.known_in_review.split(";") if r.strip())
+        object.__setattr__(self, "reviews", reviews)
+
+    @property
+    def source(self) -> str:
+        """"user" for a study the user imported, "shipped" for one of review_data/."""
+        return "user" if self.user_added else "shipped"
+
+    @property
+    def doi_url(self) -> str:
+        return f"https://doi.org/{self.doi}" if self.doi else ""
+
+    @property
+    def arxiv_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else ""
+
+    def annotations(self) -> dict[str, str]:
+        """The study's CSV row."""
+        return {column: getattr(self, column) for column in ANNOTATION_COLUMNS}
+
+
+def parse_bibtex(text: str) -> tuple[list[BibEntry], list[tuple[int, str]]]:
+    """Parse BibTeX ``text``. Returns the entries and, for each block that could not be read, its
+    line (1-based) and the reason."""
+    import bibtexparser
+    from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
+
+    library = bibtexparser.parse_string(text)
+    entries = [BibEntry(entry.key.strip(), entry.entry_type.lower(),
+                        {f.key.lower(): str(f.value).strip() for f in entry.fields if str(f.value).strip()},
+                        entry.start_line + 1)
+               for entry in library.entries]
+    failures = []
+    for block in library.failed_blocks:
+        if isinstance(block, DuplicateBlockKeyBlock):
+            reason = f"duplicate key '{block.key}'"
+        elif isinstance(block, ParsingFailedBlock):
+            reason = f"unreadable BibTeX ({str(block.error).splitlines()[0]})"
+        else:
+            reason = "unreadable BibTeX block"
+        failures.append((block.start_line + 1, reason))
+    return entries, failures
+
+
+def entry_problems(entry: BibEntry) -> list[str]:
+    """What makes ``entry`` unusable for the catalogue: no key, no title or year, a malformed DOI or
+    arXiv id. Empty when the entry is fine."""
+    problems = []
+    if not entry.key:
+        problems.append("entry has no citation key")
+    if not clean_latex(entry.fields.get("title", "")):
+        problems.append("missing title")
+    year = entry.fields.get("year", "").strip("{} ")
+    if not year:
+        problems.append("missing year")
+    elif not (year.isdigit() and len(year) == 4):
+        problems.append(f"year '{year}' is not a four-digit year")
+    doi = normalise_doi(entry.fields.get("doi", ""))
+    if doi and not is_valid_doi(doi):
+        problems.append(f"malformed DOI '{doi}' (expected 10.<registrant>/<suffix>)")
+    arxiv_id = arxiv_id_from(entry.fields)
+    if arxiv_id and not is_valid_arxiv_id(arxiv_id):
+        problems.append(f"malformed arXiv id '{arxiv_id}' (expected e.g. 2002.05709)")
+    return problems
+
+
+def study_from(entry: BibEntry, annotations: dict[str, str] | None = None, *,
+               method_families: tuple[str, ...] = (), user_added: bool = False) -> Study:
+    """Combine a (valid) BibTeX entry with its annotation row into a Study."""
+    fields = entry.fields
+    venue = next((fields[name] for name in VENUE_FIELDS if fields.get(name)), "")
+    year = fields.get("year", "").strip("{} ")
+    notes = {column: (annotations or {}).get(column, "") or "" for column in ANNOTATION_COLUMNS[1:]}
+    return Study(key=entry.key, entry_type=entry.entry_type, bibtex_fields=dict(fields),
+                 title=clean_latex(fields.get("title", "")),
+                 authors=tuple(split_authors(fields.get("author", ""))),
+                 year=int(year) if year.isdigit() else None, venue=clean_latex(venue),
+                 doi=normalise_doi(fields.get("doi", "")), arxiv_id=arxiv_id_from(fields),
+                 url=fields.get("url", ""), method_families=method_families,
+                 user_added=user_added, **notes)
+
+
+def to_bibtex(studies) -> str:
+    """The studies as BibTeX text, each entry with its fields as originally written."""
+    blocks = []
+    for study in studies:
+        fields = study.bibtex_fields
+        ordered = [name for name in BIBTEX_FIELD_ORDER if name in fields]
+        ordered += sorted(name for name in fields if name not in BIBTEX_FIELD_ORDER)
+        width = max((len(name) for name in ordered), default=0)
+        lines = [f"  {name.ljust(width)} = {{{_braced(fields[name])}}}" for name in ordered]
+        blocks.append(f"@{study.entry_type}{{{study.key},\n" + ",\n".join(lines) + "\n}\n")
+    return "\n".join(blocks)
+
+
+def _braced(value: str) -> str:
+    # A value with unbalanced braces would break the file; drop its braces rather than lose the entry.
+    depth = 0
+    for char in value:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            break
+    return value if depth == 0 else value.replace("{", "").replace("}", "")
+
+
+def read_annotations(text: str, source: str) -> list[dict[str, str]]:
+    """Rows of an annotations CSV; raises ValueError naming ``source`` when it has no ``key`` column."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "key" not in [name.strip() for name in reader.fieldnames]:
+        raise ValueError(f"{source}: an annotations CSV needs a 'key' column "
+                         f"(columns allowed: {', '.join(ANNOTATION_COLUMNS)})")
+    return [{(name or "").strip(): (value or "").strip() for name, value in row.items()
+             if name and name.strip() in ANNOTATION_COLUMNS}
+            for row in reader]
+
+
+def to_csv(rows: list[dict[str, str]], columns) -> str:
+    """Rows as CSV text with the given columns."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
