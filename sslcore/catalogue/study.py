@@ -96,7 +96,8 @@ def parse_bibtex(text: str) -> tuple[list[BibEntry], list[tuple[int, str]]]:
         if isinstance(block, DuplicateBlockKeyBlock):
             reason = f"duplicate key '{block.key}'"
         elif isinstance(block, ParsingFailedBlock):
-            reason = f"unreadable BibTeX ({str(block.error).splitlines()[0]})"
+            detail = " ".join(str(block.error).split()) or type(block.error).__name__
+            reason = f"unreadable BibTeX ({detail})"
         else:
             reason = "unreadable BibTeX block"
         failures.append((block.start_line + 1, reason))
