@@ -1,0 +1,74 @@
+"""Evidence: what papers published, by dataset, method, protocol and label fraction, each with its source."""
+
+import streamlit as st
+
+from sslcore import published
+
+st.title("Evidence")
+st.caption(
+    "Every number below was copied from the linked source. Values are shown as fractions (0-1) so that "
+    "they compare: MedMNIST v2 published fractions, MedMNIST+ and most ImageNet papers percentages; "
+    "the 'published' column keeps the number as written, with its unit. Confidence: high = copied from "
+    "a table or text, medium = a claim whose comparator or source is less certain, low = read off a plot "
+    "(about ±0.005). Protocols: finetune trains the whole network (supervised models trained from "
+    "scratch count here), linear and knn train on frozen features.")
+
+frame = published.published_frame()
+SOURCE = st.column_config.LinkColumn("source")
+COLUMNS = ["dataset_id", "dataset", "image_size", "method_id", "method", "backbone", "protocol", "eval_protocol",
+           "fraction", "metric", "value", "original_value", "unit", "baseline", "confidence", "table_or_figure",
+           "url", "paper", "year"]
+COLUMN_CONFIG = {
+    "url": SOURCE,
+    "original_value": st.column_config.TextColumn("published"),
+    "fraction": st.column_config.NumberColumn("label fraction", format="percent"),
+    "image_size": st.column_config.NumberColumn("image size", format="%d px"),
+}
+
+browse, curves_tab, benchmarks = st.tabs(["Browse", "Label-efficiency curves", "MedMNIST benchmarks"])
+
+with browse:
+    filters = {
+        "dataset_id": "Dataset", "method_id": "Method", "protocol": "Protocol",
+        "metric_id": "Metric", "fraction": "Label fraction"}
+    shown = frame
+    for (column, name), widget in zip(filters.items(), st.columns(len(filters))):
+        options = sorted(frame[column].dropna().unique())
+        chosen = widget.multiselect(name, options, placeholder="all", key=f"filter-{column}",
+                                    format_func="{:.1%}".format if column == "fraction" else str)
+        if chosen:
+            shown = shown[shown[column].isin(chosen)]
+    st.caption(f"{len(shown)} of {len(frame)} published numbers")
+    st.dataframe(shown[COLUMNS], hide_index=True, column_config=COLUMN_CONFIG)
+
+with curves_tab:
+    st.caption("Where a paper reports several label fractions for one method, its numbers form a curve. "
+               "Dotted: values read off a plot (confidence low).")
+    metrics = [metric for metric in published.METRIC_IDS if published.label_efficiency_curves(metric=metric)]
+    metric = st.selectbox("Metric", metrics, key="curve-metric")
+    curves = published.label_efficiency_curves(metric=metric)
+    st.plotly_chart(published.curves_figure(curves, metric), key="curves")
+    points = published.published_frame(value for series in curves.values() for value in series)
+    st.dataframe(points[COLUMNS], hide_index=True, column_config=COLUMN_CONFIG)
+
+with benchmarks:
+    papers = {published.MEDMNIST_V2: "MedMNIST v2 (Yang et al. 2023): supervised and AutoML, 28x28",
+              published.MEDMNIST_PLUS: "MedMNIST+ (Doerrich et al. 2025): ImageNet and DINO pretraining"}
+    key = st.radio("Benchmark", list(papers), format_func=papers.get, horizontal=True)
+    rows = frame[frame["key"] == key]
+    left, middle, right = st.columns(3)
+    protocol = left.selectbox("Protocol", sorted(rows["protocol"].unique()), key="bench-protocol")
+    image_size = middle.selectbox("Image size", sorted(rows["image_size"].unique()), key="bench-size",
+                                  format_func=lambda size: f"{size:.0f} px")
+    available = sorted(rows[rows["protocol"] == protocol]["metric_id"].unique())
+    metric = right.selectbox("Metric", available, key="bench-metric")
+    table = published.benchmark_table(key, metric, protocol=protocol, image_size=int(image_size))
+    st.caption("Rows: datasets; columns: methods; values as fractions (0-1). The table below gives each "
+               "value's source, confidence and published unit.")
+    st.dataframe(table.values)
+    st.dataframe(table.sources, hide_index=True, column_config={"url": SOURCE})
+    if key == published.MEDMNIST_V2:
+        with st.expander("The 12 MedMNIST v2 datasets"):
+            st.dataframe(list(published.medmnist_datasets()), hide_index=True,
+                         column_order=["dataset", "modality", "task", "n_classes", "n_train", "n_val", "n_test",
+                                       "n_channels", "licence", "source_data", "metadata_source"])

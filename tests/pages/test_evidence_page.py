@@ -1,0 +1,74 @@
+import json
+
+import plotly.io
+from streamlit.testing.v1 import AppTest
+
+from sslcore import published
+from sslcore.paths import PROJECT_ROOT
+
+
+def evidence_page() -> AppTest:
+    page = AppTest.from_file(str(PROJECT_ROOT / "pages" / "evidence.py"), default_timeout=60).run()
+    assert not page.exception
+    return page
+
+
+# The page's tables, in the order it draws them.
+TABLES = ("browse-table", "curve-points", "bench-table", "bench-sources")
+
+
+def table(page, name):
+    return page.dataframe[TABLES.index(name)]
+
+
+def test_filters_narrow_the_table_and_every_row_keeps_its_source():
+    page = evidence_page()
+    everything = table(page, "browse-table").value
+    assert len(everything) == len(published.published_values())
+
+    page.multiselect(key="filter-dataset_id").select("pneumoniamnist").run()
+    pneumonia = table(page, "browse-table").value
+    assert 0 < len(pneumonia) < len(everything)
+    assert set(pneumonia["dataset_id"]) == {"pneumoniamnist"}
+
+    page.multiselect(key="filter-protocol").select("linear").run()
+    linear = table(page, "browse-table").value
+    assert 0 < len(linear) < len(pneumonia)
+    assert set(linear["protocol"]) == {"linear"}
+    assert any(f"{len(linear)} of {len(everything)}" in caption.value for caption in page.caption)
+
+    assert linear["url"].str.startswith("https://").all()
+    assert set(linear["confidence"]) <= set(published.CONFIDENCES)
+    assert set(linear["unit"]) == {"percent"} and linear["value"].between(0, 1).all()
+    columns = json.loads(table(page, "browse-table").proto.columns)
+    assert columns["url"]["type_config"]["type"] == "link"
+
+
+def test_curves_plot_published_label_fractions_on_a_log_axis_with_their_points_listed():
+    page = evidence_page()
+    figure = plotly.io.from_json(page.get("plotly_chart")[0].proto.spec)
+    assert figure.layout.xaxis.type == "log"
+    curves = published.label_efficiency_curves(metric=page.selectbox(key="curve-metric").value)
+    assert [trace.name for trace in figure.data] == list(curves)
+    points = table(page, "curve-points").value
+    assert len(points) == sum(len(series) for series in curves.values())
+    assert points["url"].str.startswith("https://").all()
+
+
+def test_benchmark_tables_switch_paper_protocol_and_metric_and_list_their_sources():
+    page = evidence_page()
+    resnet18 = "ResNet-18 (28) supervised from scratch"
+    assert table(page, "bench-table").value.loc["PneumoniaMNIST", resnet18] == 0.854  # ACC first
+    page.selectbox(key="bench-metric").select("auc").run()
+    assert table(page, "bench-table").value.loc["PneumoniaMNIST", resnet18] == 0.944
+    assert set(table(page, "bench-sources").value["url"]) == {"https://medmnist.com/v2"}
+
+    page.radio[0].set_value(published.MEDMNIST_PLUS).run()
+    page.selectbox(key="bench-protocol").select("knn").run()
+    assert page.selectbox(key="bench-metric").options == ["acc"]  # MedMNIST+ reports kNN accuracy only
+    plus = table(page, "bench-table").value
+    expected = [value for value in published.published_for("pneumoniamnist", "knn", "acc", image_size=28)
+                if value.method_id == "dino"]
+    assert plus.loc["PneumoniaMNIST", "DINO self-supervised pretraining"] == expected[0].value
+    sources = table(page, "bench-sources").value
+    assert set(sources["unit"]) == {"percent"} and set(sources["confidence"]) == {"high"}
