@@ -76,10 +76,13 @@ with studies_tab:
         "Method": [s.ssl_method for s in results],
         "Task": [taxonomy.label("task", s.task) for s in results],
         "Venue": [s.venue for s in results],
-        "DOI": [s.doi_url or None for s in results], "arXiv": [s.arxiv_url or None for s in results],
-        "Added by me": [s.user_added for s in results]})
+        "DOI": [s.doi_url or None for s in results], "arXiv": [s.arxiv_url or None for s in results]})
+    if any(s.user_added for s in catalogue.studies):
+        table["Added by me"] = [s.user_added for s in results]
     st.dataframe(table, hide_index=True, use_container_width=True, column_config={
         "Title": st.column_config.TextColumn(width="large"),
+        "Method": st.column_config.TextColumn(width="small"),
+        "Venue": st.column_config.TextColumn(width="small"),
         "Year": st.column_config.NumberColumn(format="%d"),
         "DOI": st.column_config.LinkColumn(display_text=r"https://doi\.org/(.*)"),
         "arXiv": st.column_config.LinkColumn(display_text=r"https://arxiv\.org/abs/(.*)")})
@@ -102,7 +105,7 @@ with studies_tab:
             "In systematic review": study.known_in_review, "Verified by": study.verified_by,
             "Source": "added by me" if study.user_added else "shipped with the app"}
         st.dataframe(pd.DataFrame({"Field": list(details), "Value": list(details.values())}),
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, use_container_width=True, height=35 * (len(details) + 1) + 3)
         st.caption("BibTeX (copy with the button at the top right)")
         st.code(to_bibtex([study]), language="latex")
         if study.user_added and st.button("Remove this study from my catalogue", key="remove"):
