@@ -26,6 +26,7 @@ FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
 SEEDS = (0, 1, 2)
 _FROZEN_PROBES = {"linear": linear_probe, "knn": knn_probe}
 _METRIC_KEYS = ("auc", "acc", "balanced_acc")
+_RESULT_KEYS = (*_METRIC_KEYS, "auc_ci_low", "auc_ci_high")  # what a Point copies from a ProbeResult
 
 
 @dataclass
@@ -191,8 +192,7 @@ def label_efficiency_sweep(
                     result = finetune(factory, view, config=finetune_config, augment_fn=augment_fn,
                                       device=device, seed=seed)
                 point = Point(method=method, protocol=protocol, fraction=fraction, n_labelled=len(index),
-                              seed=seed, **{key: getattr(result, key) for key in (*_METRIC_KEYS, "auc_ci_low",
-                                                                                  "auc_ci_high")})
+                              seed=seed, **{key: getattr(result, key) for key in _RESULT_KEYS})
                 points.append(point)
                 if on_point is not None:
                     on_point(point)

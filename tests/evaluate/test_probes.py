@@ -167,6 +167,29 @@ def test_finetune_trains_on_the_views_of_augment_fn():
     assert len(seen) >= TINY_FINETUNE.min_steps and set(seen) == {(torch.uint8, (32, 1, 8, 8))}
 
 
+def test_finetune_stops_after_patience_checks_without_gain():
+    dataset = toy_dataset("binary")
+    steps = []
+    config = FinetuneConfig(max_steps=200, min_steps=200, batch_size=32, lr=1e-2, eval_every=10, patience=2)
+
+    def counted(images: torch.Tensor) -> torch.Tensor:
+        steps.append(1)
+        return model_input(images)
+
+    result = finetune(lambda: TinyConvNet(seed=1), dataset, config=config, augment_fn=counted)
+    assert result.val_auc == 1.0  # the toy task is learnt perfectly, so validation cannot improve further
+    assert len(steps) == result.selected["step"] + 2 * 10 < 200
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("probe", [linear_probe, knn_probe])
+def test_probes_on_cuda_agree_with_the_cpu(probe):
+    splits = _splits("multi-class", 4)
+    on_cpu, on_cuda = probe(*splits, "multi-class"), probe(*splits, "multi-class", device="cuda")
+    assert on_cuda.selected == on_cpu.selected and on_cuda.test_scores.device.type == "cpu"
+    torch.testing.assert_close(on_cuda.test_scores, on_cpu.test_scores, atol=1e-3, rtol=1e-3)
+
+
 @pytest.mark.parametrize("n,steps", [(1, 40), (100, 40), (1000, 235), (100_000, 300)])
 def test_finetune_budget_scales_with_the_labelled_images(n, steps):
     assert FinetuneConfig().n_steps(n) == steps
