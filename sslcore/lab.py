@@ -286,6 +286,20 @@ def save_upload(filename: str, data: bytes, limit_mb: int = UPLOAD_LIMIT_MB) -> 
     return atomic_write_bytes(data_home() / "datasets" / "uploads" / f"{stem}.npz", data)
 
 
+def dataset_choices() -> dict[str, str]:
+    """What the Lab can load without a download, spec -> label: the synthetic set, MedMNIST files in the
+    cache (one entry per size), and the ``.npz`` files of a developer's ``../shared/data``."""
+    from sslcore.data.npz import MEDMNIST, cached_files
+    from sslcore.paths import SHARED_DIR
+
+    choices = {"synthetic": "synthetic chest radiographs (built in)"}
+    for flag, size, path in cached_files():
+        choices[str(path)] = f"{MEDMNIST[flag].title} ({size} px, downloaded)"
+    for path in sorted((SHARED_DIR / "data").glob("*.npz")):
+        choices[str(path)] = f"{path.name} (shared data folder)"
+    return choices
+
+
 def uploaded_datasets() -> list[Path]:
     """The ``.npz`` files uploaded earlier, by name."""
     from sslcore.paths import data_home
@@ -319,7 +333,7 @@ def measured_images_per_second(method: str, backbone: str, image_size: int, chan
     import torch
 
     from sslcore.augment import AugmentConfig, augment, normalize
-    from sslcore.bench import _timed_steps
+    from sslcore.bench import timed_steps
     from sslcore.config import PretrainConfig
     from sslcore.methods import Batch
     from sslcore.train import build_model, resolve_device
@@ -345,7 +359,7 @@ def measured_images_per_second(method: str, backbone: str, image_size: int, chan
         optimizer.step()
         model.on_step_end(0.5)
 
-    seconds_per_step = _timed_steps(step, 1, TIMED_STEPS, sync)
+    seconds_per_step = timed_steps(step, 1, TIMED_STEPS, sync)
     return n / seconds_per_step, str(torch_device)
 
 
