@@ -10,7 +10,7 @@ import streamlit as st  # noqa: E402
 from sslcore import lab  # noqa: E402
 from sslcore.augment import AugmentConfig, preview_views  # noqa: E402
 from sslcore.config import PretrainConfig  # noqa: E402
-from sslcore.data import list_datasets, load_dataset  # noqa: E402
+from sslcore.data import load_dataset  # noqa: E402
 from sslcore.experiment import PROTOCOLS, EvaluationConfig, ExperimentConfig  # noqa: E402
 from sslcore.methods import METHODS  # noqa: E402
 from sslcore.presets import PRESETS, preset  # noqa: E402
@@ -36,7 +36,10 @@ source = st.radio("Images", ["Built-in or downloaded", "Upload a MedMNIST .npz",
                   horizontal=True)
 spec = None
 if source == "Built-in or downloaded":
-    spec = st.selectbox("Dataset", list_datasets())
+    choices = lab.dataset_choices()
+    spec = st.selectbox("Dataset", list(choices), format_func=choices.get)
+    st.caption("Other MedMNIST datasets: `python -m sslcore datasets download pneumoniamnist --size 28` "
+               "(or put the .npz file in the folder the command names when offline).")
 elif source == "Upload a MedMNIST .npz":
     upload = st.file_uploader("MedMNIST-layout .npz (train/val/test _images and _labels)", type=["npz"],
                               max_upload_size=lab.UPLOAD_LIMIT_MB)

@@ -10,6 +10,12 @@ import sys
 # Heavy imports stay inside the command functions so that ``--help`` is fast.
 COMMAND_MODULES = [
     "sslcore.catalogue.cli",
+    "sslcore.data.cli",
+    "sslcore.methods.cli",
+    "sslcore.pretrain_cli",
+    "sslcore.experiment_cli",
+    "sslcore.bench_cli",
+    "sslcore.runs.cli",
 ]
 
 
