@@ -29,7 +29,7 @@ store = RunStore()
 runs = [run for run in store.list_runs(status="succeeded") if store.artifact_path(run.id, "embeddings.npz").exists()]
 if not runs:
     st.info("No finished run has embeddings yet: start one in the Lab.")
-    st.page_link("pages/lab.py", label="Open the Lab", icon="🧪")
+    st.page_link("pages/lab.py", label="Open the Lab", icon=":material/science:")
     st.stop()
 
 names = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset})" for run in runs}

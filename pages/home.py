@@ -10,14 +10,21 @@ st.markdown(
 )
 
 st.subheader("Where to start")
-left, right = st.columns(2)
-with left:
-    st.markdown("**Researchers**: find what has been published for your modality and method.")
-    st.page_link("pages/catalogue.py", label="Browse the study catalogue", icon="📚")
-with right:
-    st.markdown("**Clinicians and teachers**: the catalogue's taxonomy tab explains each family of "
-                "SSL methods in plain language, with the studies that use it.")
-    st.page_link("pages/catalogue.py", label="SSL strategies explained", icon="🧭")
+researchers, clinicians, teachers = st.columns(3)
+with researchers:
+    st.markdown("**Researchers**: find what has been published for your modality and method, then "
+                "pretrain on your own images and compare label-efficiency curves against baselines.")
+    st.page_link("pages/catalogue.py", label="Browse the study catalogue", icon=":material/menu_book:")
+    st.page_link("pages/evidence.py", label="Published numbers by dataset", icon=":material/fact_check:")
+    st.page_link("pages/lab.py", label="Run an experiment", icon=":material/science:")
+with clinicians:
+    st.markdown("**Clinicians**: what SSL does, in pictures you can play with, and the families of "
+                "methods in plain language with the studies that use them.")
+    st.page_link("pages/catalogue.py", label="SSL strategies and their studies", icon=":material/account_tree:")
+with teachers:
+    st.markdown("**Teachers**: the built-in *synthetic* chest radiographs work offline; a quick CPU "
+                "experiment finishes in about three minutes on a laptop.")
+    st.page_link("pages/lab.py", label="Start a quick demo run", icon=":material/play_circle:")
 
 st.caption(
     "The catalogue covers the scope of two systematic reviews: Huang et al. 2023 (npj Digital "

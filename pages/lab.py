@@ -178,8 +178,8 @@ def live_view(run_id: int) -> None:
         st.code(run.error, language=None)
     st.code("\n".join(line["message"] for line in store.logs(run_id, tail=15)) or "(no log yet)", language=None)
     if run.status == "succeeded":
-        st.page_link("pages/results.py", label="See its label-efficiency curve", icon="📈")
-        st.page_link("pages/embeddings.py", label="See its embeddings", icon="🧭")
+        st.page_link("pages/results.py", label="See its label-efficiency curve", icon=":material/show_chart:")
+        st.page_link("pages/embeddings.py", label="See its embeddings", icon=":material/scatter_plot:")
 
 
 latest = st.session_state.get("lab_run") or next(

@@ -16,7 +16,7 @@ store = RunStore()
 runs = [run for run in store.list_runs() if store.points(run.id)]
 if not runs:
     st.info("No run has evaluation points yet: start one in the Lab.")
-    st.page_link("pages/lab.py", label="Open the Lab", icon="🧪")
+    st.page_link("pages/lab.py", label="Open the Lab", icon=":material/science:")
     st.stop()
 
 labels = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset}, {run.status})"
@@ -31,18 +31,21 @@ if not chosen:
 
 points = {run_id: store.points(run_id) for run_id in chosen}
 curves = {labels[run_id]: lab.curve_summary(points[run_id], metric, band) for run_id in chosen}
-datasets = {store.get(run_id).dataset for run_id in chosen}
+datasets = {lab.reference_dataset_id(store.get(run_id).dataset) for run_id in chosen}
+image_sizes = {store.get(run_id).config.get("image_size") for run_id in chosen}
 protocols = sorted({p["protocol"] for run_points in points.values() for p in run_points})
 published = []
 if len(datasets) == 1:
     reference_protocol = st.selectbox("Published numbers for the protocol", protocols)
-    published = published_for(next(iter(datasets)), protocol=reference_protocol, metric=metric)
+    published = published_for(next(iter(datasets)), protocol=reference_protocol, metric=metric,
+                              image_size=next(iter(image_sizes)) if len(image_sizes) == 1 else None)
 else:
     st.caption("Published reference numbers are shown when the chosen runs share one dataset.")
 
 st.plotly_chart(lab.curve_figure(curves, metric, band, published), key="curves")
 if published:
-    st.caption(f"Stars: {len(published)} published numbers for this dataset and protocol (source on hover).")
+    st.caption(f"Stars: {sum(value.fraction is not None for value in published)} published numbers for this "
+               "dataset, protocol and image size (source and confidence on hover; full list on the Evidence page).")
 
 st.subheader("Points")
 st.dataframe(pd.concat([pd.DataFrame(points[run_id]).assign(run=run_id) for run_id in chosen], ignore_index=True),

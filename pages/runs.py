@@ -11,7 +11,7 @@ store = RunStore()
 every_run = store.list_runs()
 if not every_run:
     st.info("No runs yet: start one in the Lab.")
-    st.page_link("pages/lab.py", label="Open the Lab", icon="🧪")
+    st.page_link("pages/lab.py", label="Open the Lab", icon=":material/science:")
     st.stop()
 
 ALL = "all"

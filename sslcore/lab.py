@@ -56,21 +56,22 @@ def curve_summary(points: Iterable[dict[str, Any]], metric: str = "auc", band: s
     return summary[columns].sort_values(["method", "protocol", "fraction"], ignore_index=True)
 
 
-def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
-                 published: Iterable[dict[str, Any]] = ()):
+def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std", published: Iterable[Any] = ()):
     """One plotly chart of label-efficiency curves.
 
     Args:
         curves: run label -> :func:`curve_summary` frame.
         metric: the metric the frames summarise (for the axis title).
         band: the band the frames hold (for the hover text).
-        published: reference points, each with ``fraction``, ``value`` (same unit as ``metric``),
-            ``method`` and ``source``; drawn as markers with their source on hover.
+        published: :class:`sslcore.published.PublishedValue` s in the same metric (values as fractions);
+            those with a stated label fraction are drawn as stars with their source on hover.
 
     Returns:
         A ``plotly.graph_objects.Figure``: x the fraction of labels on a log scale, y the metric;
         the SSL method solid, the baselines dashed, each with its band over seeds.
     """
+    import html
+
     import plotly.graph_objects as go
     from plotly.colors import qualitative
 
@@ -89,24 +90,38 @@ def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
             fill="toself", fillcolor=colour, opacity=0.15, line=dict(width=0), hoverinfo="skip",
             showlegend=False, legendgroup=name))
         figure.add_trace(go.Scatter(
-            x=group["fraction"], y=group["mean"], name=name, legendgroup=name, mode="lines+markers",
+            x=group["fraction"], y=group["mean"], name=html.escape(name), legendgroup=name, mode="lines+markers",
             line=dict(color=colour, dash="dash" if method in BASELINES else "solid"),
             customdata=group[["n_labelled", "low", "high", "n_seeds"]].to_numpy(),
-            hovertemplate=(f"<b>{name}</b><br>%{{x:.1%}} of labels (%{{customdata[0]}} images)<br>"
+            hovertemplate=(f"<b>{html.escape(name)}</b><br>%{{x:.1%}} of labels (%{{customdata[0]}} images)<br>"
                            f"{METRICS[metric]} %{{y:.3f}} ({band_label} %{{customdata[1]:.3f}}–"
                            f"%{{customdata[2]:.3f}}, %{{customdata[3]}} seeds)<extra></extra>")))
-    published = list(published)
-    if published:
+    plotted = [value for value in published if value.fraction is not None]
+    if plotted:
+        # Source text is data: escape it, since plotly renders hover text as HTML.
         figure.add_trace(go.Scatter(
-            x=[row["fraction"] for row in published], y=[row["value"] for row in published],
+            x=[value.fraction for value in plotted], y=[value.value for value in plotted],
             mode="markers", name="published", marker=dict(symbol="star", size=12, color="black"),
-            customdata=[[row["method"], row["source"]] for row in published],
+            customdata=[[html.escape(f"{value.method} ({value.backbone}, {value.image_size or '?'} px)"),
+                         html.escape(value.source), value.confidence, html.escape(value.original_value)]
+                        for value in plotted],
             hovertemplate="<b>published: %{customdata[0]}</b><br>%{x:.1%} of labels<br>"
-                          f"{METRICS[metric]} %{{y:.3f}}<br>%{{customdata[1]}}<extra></extra>"))
+                          f"{METRICS[metric]} %{{y:.3f}} (as published: %{{customdata[3]}})<br>"
+                          "%{customdata[1]}<br>confidence: %{customdata[2]}<extra></extra>"))
     figure.update_layout(xaxis=dict(type="log", title="fraction of training labels", tickformat=".0%"),
                          yaxis=dict(title=f"test {METRICS[metric]}"), legend=dict(orientation="h", y=-0.2),
                          margin=dict(t=30))
     return figure
+
+
+def reference_dataset_id(spec: str) -> str:
+    """The ``dataset_id`` published numbers are filed under for a run's dataset spec: the MedMNIST flag
+    of a flag or a MedMNIST file name (``.../pneumoniamnist_64.npz``), else the spec itself."""
+    from sslcore.data.npz import MEDMNIST, flag_from_path
+
+    if spec.lower() in MEDMNIST:
+        return spec.lower()
+    return flag_from_path(Path(spec)) or spec
 
 
 # --- Live view -------------------------------------------------------------------------------

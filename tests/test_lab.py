@@ -1,10 +1,12 @@
 import io
+from dataclasses import replace
 import zipfile
 import numpy as np
 import pytest
 import torch
 
 from sslcore import lab
+from sslcore.published import published_for
 
 
 def point(method, fraction, seed, auc, protocol="linear", n_labelled=None):
@@ -38,13 +40,17 @@ def test_curve_summary_of_one_seed_has_no_band_and_rejects_unknown_metrics():
 
 def test_curve_figure_draws_baselines_dashed_on_a_log_axis_with_published_markers():
     summary = lab.curve_summary(POINTS)
-    published = [{"fraction": 1.0, "value": 0.95, "method": "ResNet-18 (28)", "source": "Yang et al. 2023, Table 3"}]
-    figure = lab.curve_figure({"run 1": summary}, "auc", published=published)
+    published = published_for("pneumoniamnist", protocol="finetune", metric="auc", image_size=28)
+    assert published and all(value.fraction is not None for value in published)
+    figure = lab.curve_figure({"run 1": summary}, "auc", published=[*published, replace(published[0], fraction=None)])
     lines = {trace.name: trace for trace in figure.data if trace.name}
     assert lines["supervised (finetune)"].line.dash == "dash"
     assert lines["simclr (linear)"].line.dash == "solid"
     assert list(lines["simclr (linear)"].y) == pytest.approx([0.75, 0.92])
-    assert "Yang et al. 2023" in lines["published"].customdata[0][1]
+    stars = lines["published"]
+    assert len(stars.x) == len(published)  # a number without a label fraction has no place on the x axis
+    assert list(stars.y) == [value.value for value in published]
+    assert any("MedMNIST" in source for _, source, _, _ in stars.customdata)
     assert figure.layout.xaxis.type == "log"
 
 
@@ -171,3 +177,16 @@ def test_each_strategy_has_a_diagram_that_says_what_the_loss_asks(strategy, expe
 
 def test_format_duration_picks_a_readable_unit():
     assert [lab.format_duration(s) for s in (42, 150, 7200)] == ["42 s", "2.5 min", "2.0 h"]
+
+
+def test_curve_figure_escapes_html_in_published_sources():
+    [value] = published_for("pneumoniamnist", protocol="finetune", metric="auc", image_size=28)[:1]
+    figure = lab.curve_figure({}, "auc", published=[replace(value, paper="<b>bold</b> & co")])
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in figure.data[0].customdata[0][1]
+
+
+@pytest.mark.parametrize("spec, expected", [("pneumoniamnist", "pneumoniamnist"), ("PneumoniaMNIST", "pneumoniamnist"),
+                                            ("/data/pneumoniamnist_64.npz", "pneumoniamnist"),
+                                            ("synthetic", "synthetic"), ("/data/my_scans.npz", "/data/my_scans.npz")])
+def test_reference_dataset_id_finds_the_medmnist_flag(spec, expected):
+    assert lab.reference_dataset_id(spec) == expected

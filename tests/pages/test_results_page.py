@@ -47,3 +47,20 @@ def test_downloads_offer_the_artifacts_the_run_wrote(finished_run):
     page = results_page()
     assert [button.label for button in page.get("download_button")] == ["curve.csv"]
     assert any("checkpoint.pt: not written" in caption.value for caption in page.caption)
+
+
+def test_a_medmnist_run_shows_the_published_numbers_for_its_dataset_protocol_and_size(finished_run):
+    finished_run("pneumonia", dataset="/data/pneumoniamnist.npz")
+    page = results_page()
+    page.selectbox[2].select("finetune").run()
+    stars = traces(page)["published"]
+    from sslcore.published import published_for
+
+    expected = published_for("pneumoniamnist", protocol="finetune", metric="auc", image_size=28)
+    assert sorted(values(stars.y)) == pytest.approx(sorted(value.value for value in expected))
+    assert any("Stars:" in caption.value for caption in page.caption)
+
+
+def test_a_synthetic_run_has_no_published_stars(finished_run):
+    finished_run("quick")
+    assert "published" not in traces(results_page())
