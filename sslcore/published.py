@@ -446,3 +446,15 @@ def _validate_medmnist(name: str, rows: list[dict[str, str]], results: list[dict
                                     f"({published or 'no such row'})")
     return problems
 
+
+
+def check(review_dir: Path) -> list:
+    """:func:`validate` for ``python -m sslcore catalogue check`` (see ``sslcore.catalogue.checks``)."""
+    from sslcore.catalogue.checks import Problem
+
+    problems = []
+    for message in validate(review_dir / RESULTS_PATH.name, review_dir / MEDMNIST_PATH.name):
+        head, _, text = message.partition(": ")  # "<file>[ line <n>]: <what is wrong>"
+        file, _, where = head.partition(" line ")
+        problems.append(Problem(Path(file).name, f"line {where}" if where else "file", text))
+    return problems

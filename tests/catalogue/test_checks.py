@@ -14,7 +14,7 @@ def test_shipped_review_data_is_valid():
 
 @pytest.fixture
 def review_copy(tmp_path):
-    for name in ("taxonomy.yaml", "studies.bib", "studies.csv"):
+    for name in ("taxonomy.yaml", "studies.bib", "studies.csv", "paper_results.csv", "medmnist.csv"):
         shutil.copy(REVIEW_DATA / name, tmp_path / name)
     return tmp_path
 
@@ -53,3 +53,14 @@ def test_duplicate_bibtex_key_and_missing_file(review_copy):
     assert any("duplicate key 'zhang2017self'" in str(p) for p in check_review_data(review_copy))
     (review_copy / "taxonomy.yaml").unlink()
     assert [str(p) for p in check_review_data(review_copy)] == ["taxonomy.yaml: file: missing"]
+
+
+def test_published_results_are_checked_with_the_catalogue(review_copy):
+    results = review_copy / "paper_results.csv"
+    lines = results.read_text(encoding="utf-8").splitlines()
+    results.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")  # a duplicated row
+    problems = check_review_data(review_copy)
+    assert problems and all(p.file == "paper_results.csv" for p in problems)
+    assert any(p.where == f"line {len(lines) + 1}" and "duplicate" in p.message for p in problems)
+    (review_copy / "medmnist.csv").unlink()
+    assert any(p.file == "medmnist.csv" and "no such file" in p.message for p in check_review_data(review_copy))
