@@ -1,0 +1,62 @@
+"""The Lab in a real browser: start a short synthetic run, let the worker finish it, then see its
+label-efficiency curve on Results and its embedding plot on Embeddings."""
+
+import os
+
+import pytest
+
+from sslcore.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+RUN_SECONDS = 300
+
+
+def _wait_for_run(page):
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=120_000)
+
+
+def _set_number(page, label: str, value: int) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    _wait_for_run(page)
+
+
+def _screenshot(page, name: str) -> None:
+    if os.environ.get("MEDSSL_UPDATE_SCREENSHOTS"):  # refresh the README's pictures on request only
+        page.set_viewport_size({"width": 1400, "height": 2000})
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_a_quick_run_ends_in_a_curve_and_an_embedding_plot(app_url, page):
+    page.goto(app_url)
+    page.get_by_role("link", name="Lab").first.click()
+    page.get_by_text("Estimated pretraining time on").wait_for(timeout=120_000)
+    _screenshot(page, "lab.png")
+    page.get_by_text("Advanced settings").click()
+    _set_number(page, "Epochs", 1)
+    _set_number(page, "Training images (0: all)", 512)
+    _set_number(page, "Seeds per fraction", 1)
+    page.get_by_role("button", name="Start").click()
+    # The live view polls the run store; the worker process runs the job.
+    page.get_by_text("See its label-efficiency curve").wait_for(timeout=RUN_SECONDS * 1000)
+    assert page.get_by_text("succeeded").first.is_visible()
+
+    page.get_by_role("link", name="Results").first.click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
+    assert {"simclr (linear)", "supervised (finetune)", "random (linear)"} <= set(legend)
+    _screenshot(page, "results.png")
+
+    page.get_by_role("link", name="Embeddings").first.click()
+    page.get_by_text("before pretraining (random weights)").first.wait_for(timeout=60_000)
+    plots = page.locator(".js-plotly-plot")
+    plots.nth(1).wait_for(timeout=60_000)
+    assert plots.count() == 2
+    # Every dot of the test sample is drawn (webgl scatter: one trace per class in the legend).
+    assert {"normal", "nodule"} <= set(page.locator(".js-plotly-plot .legendtext").all_text_contents())
+    _screenshot(page, "embeddings.png")
