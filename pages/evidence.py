@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from sslcore import published
+from sslcore import lab, published
+from sslcore.runs import RunStore
 
 st.title("Evidence")
 st.caption(
@@ -25,7 +26,8 @@ COLUMN_CONFIG = {
     "image_size": st.column_config.NumberColumn("image size", format="%d px"),
 }
 
-browse, curves_tab, benchmarks = st.tabs(["Browse", "Label-efficiency curves", "MedMNIST benchmarks"])
+browse, curves_tab, benchmarks, yours = st.tabs(["Browse", "Label-efficiency curves", "MedMNIST benchmarks",
+                                                  "Your runs beside them"])
 
 with browse:
     filters = {
@@ -72,3 +74,27 @@ with benchmarks:
             st.dataframe(list(published.medmnist_datasets()), hide_index=True,
                          column_order=["dataset", "modality", "task", "n_classes", "n_train", "n_val", "n_test",
                                        "n_channels", "licence", "source_data", "metadata_source"])
+
+with yours:
+    store = RunStore()
+    known = set(frame["dataset_id"])
+    runs = [run for run in store.list_runs(status="succeeded")
+            if run.dataset and lab.reference_dataset_id(run.dataset) in known]
+    if not runs:
+        st.info("None of your finished runs is on a dataset with published numbers (a MedMNIST dataset such as "
+                "PneumoniaMNIST). Start one in the Lab to compare it here.")
+    else:
+        names = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset})" for run in runs}
+        left, middle, right = st.columns(3)
+        run = store.get(left.selectbox("Run", list(names), format_func=names.get, key="yours-run"))
+        points = store.points(run.id)
+        protocol = middle.selectbox("Protocol", sorted({p["protocol"] for p in points}), key="yours-protocol")
+        metric = right.selectbox("Metric", ["auc", "acc"], key="yours-metric")
+        dataset_id = lab.reference_dataset_id(run.dataset)
+        image_size = run.config.get("image_size")
+        st.caption(f"{dataset_id} at {image_size} px, {protocol}: the run's mean over seeds (spread: one standard "
+                   "deviation), then every published number for the same dataset, protocol and image size. The "
+                   "supervised rows of papers are models trained from scratch on all labels.")
+        st.dataframe(lab.beside_published(points, dataset_id, protocol, metric, image_size), hide_index=True,
+                     column_config={"url": SOURCE,
+                                    "fraction": st.column_config.NumberColumn("label fraction", format="percent")})

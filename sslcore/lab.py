@@ -114,6 +114,29 @@ def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
     return figure
 
 
+def beside_published(points: Iterable[dict[str, Any]], dataset_id: str, protocol: str, metric: str = "auc",
+                     image_size: int | None = None):
+    """A run's mean ``metric`` per method and label fraction, then the published numbers (found with
+    :func:`sslcore.published.published_for`) for the same dataset, protocol and image size.
+
+    Returns:
+        A DataFrame with columns ``who`` (``this run`` or the paper), method, fraction, value,
+        spread (std over seeds; None for a published number), confidence and url.
+    """
+    import pandas as pd
+
+    from sslcore.published import published_for
+
+    columns = ["who", "method", "fraction", "value", "spread", "confidence", "url"]
+    own = curve_summary([p for p in points if p["protocol"] == protocol], metric, "std")
+    rows = [{"who": "this run", "method": row.method, "fraction": row.fraction, "value": row.mean,
+             "spread": (row.high - row.low) / 2, "confidence": "measured", "url": None} for row in own.itertuples()]
+    rows += [{"who": value.source, "method": f"{value.method} ({value.backbone})", "fraction": value.fraction,
+              "value": value.value, "spread": None, "confidence": value.confidence, "url": value.url}
+             for value in published_for(dataset_id, protocol=protocol, metric=metric, image_size=image_size)]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def reference_dataset_id(spec: str) -> str:
     """The ``dataset_id`` published numbers are filed under for a run's dataset spec: the MedMNIST flag
     of a flag or a MedMNIST file name (``.../pneumoniamnist_64.npz``), else the spec itself."""

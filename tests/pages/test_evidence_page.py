@@ -72,3 +72,22 @@ def test_benchmark_tables_switch_paper_protocol_and_metric_and_list_their_source
     assert plus.loc["PneumoniaMNIST", "DINO self-supervised pretraining"] == expected[0].value
     sources = table(page, "bench-sources").value
     assert set(sources["unit"]) == {"percent"} and set(sources["confidence"]) == {"high"}
+
+
+def test_a_medmnist_run_is_listed_beside_the_published_numbers_for_its_dataset(finished_run):
+    finished_run("pneumonia", dataset="/data/pneumoniamnist.npz")
+    finished_run("toy")  # synthetic: nobody published on it
+    page = evidence_page()
+    assert page.selectbox(key="yours-run").options == [page.selectbox(key="yours-run").options[0]]
+    page.selectbox(key="yours-protocol").select("finetune").run()
+    beside = page.dataframe[-1].value
+    mine, theirs = beside[beside["who"] == "this run"], beside[beside["who"] != "this run"]
+    assert set(mine["method"]) == {"supervised"} and len(mine) == 3
+    expected = published.published_for("pneumoniamnist", protocol="finetune", metric="auc", image_size=28)
+    assert sorted(theirs["value"]) == sorted(value.value for value in expected) and len(expected) > 0
+    assert theirs["url"].str.startswith("https://").all()
+
+
+def test_without_medmnist_runs_the_tab_says_how_to_get_one():
+    page = evidence_page()
+    assert any("PneumoniaMNIST" in info.value for info in page.info)
