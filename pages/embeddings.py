@@ -23,7 +23,8 @@ def projection(path: str, modified: float, which: str, kind: str):
 
 
 st.title("Embeddings")
-st.caption("Each dot is a test image, placed by the features the network computes for it. Pretraining is "
+st.caption("Each dot is an image (a sample of the training and test splits), placed by the features the network "
+           "computes for it. Pretraining is "
            "useful when images of the same class end up close together before any label is used.")
 store = RunStore()
 runs = [run for run in store.list_runs(status="succeeded") if store.artifact_path(run.id, "embeddings.npz").exists()]
@@ -51,28 +52,34 @@ use_umap = right.toggle("UMAP", help="Keeps neighbourhoods rather than global di
 plots = st.empty()
 
 
-def draw(kind: str) -> dict:
-    """Before and after side by side; returns the selection state of each chart."""
-    selections = {}
+@st.cache_data(max_entries=4, show_spinner=False)
+def hover_images(path: str, modified: float) -> list[str] | None:
+    data = embeddings(path, modified)
+    return lab.thumbnails(data["images"]) if "images" in data else None
+
+
+def draw(kind: str) -> list[int]:
+    """Before and after side by side; returns the indices of the images clicked in either chart."""
+    picked = []
     with plots.container():
         for column, (which, title) in zip(st.columns(2), [("features_before", "before pretraining (random weights)"),
                                                            ("features_after", "after pretraining")]):
             coordinates = projection(str(path), modified, which, kind)
-            figure = lab.embedding_figure(coordinates, table, colour_by, f"{kind}, {title}")
-            selections[which] = column.plotly_chart(figure, key=f"{kind}-{which}-{run_id}", on_select="rerun",
-                                                    selection_mode="points")
-    return selections
+            chart = lab.embedding_chart(coordinates, table, colour_by, f"{kind}, {title}",
+                                        hover_images(str(path), modified))
+            state = column.altair_chart(chart, key=f"{kind}-{which}-{run_id}", on_select="rerun")
+            picked += [point["index"] for point in state.selection.get(lab.EMBEDDING_SELECTION, [])]
+    return picked
 
 
-selections = draw("PCA")
+picked = draw("PCA")
 if use_umap:
     with st.spinner("Fitting UMAP (the first fit compiles for about a minute)…"):
-        selections = draw("UMAP")
+        picked = draw("UMAP")
 
-picked = [point["customdata"][0] for state in selections.values() for point in state.selection.points]
 st.subheader("Selected image and its nearest neighbours")
 if not picked:
-    st.caption("Click a dot to see the image and its nearest neighbours after pretraining.")
+    st.caption("Hover over a dot to see its image; click it to see its nearest neighbours after pretraining.")
     st.stop()
 index = int(picked[0])
 neighbours = nearest_neighbours(data["features_after"], index, k=N_NEIGHBOURS)

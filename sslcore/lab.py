@@ -253,19 +253,48 @@ def embedding_table(data: dict[str, Any]):
     })
 
 
-def embedding_figure(coordinates, table, colour_by: str, title: str):
-    """A plotly scatter of 2-D ``coordinates`` (N, 2) coloured by a column of :func:`embedding_table`;
-    each point carries its image index (``customdata[0]``) for selections."""
-    import plotly.express as px
+def thumbnails(images, size: int = 48) -> list[str]:
+    """Each image (uint8 (N, C, H, W)) as a PNG data URI at most ``size`` px wide, for hover tooltips."""
+    import base64
+
+    from PIL import Image
+
+    uris = []
+    for pixels in displayable(images):
+        picture = Image.fromarray(pixels)
+        if picture.width > size:
+            picture = picture.resize((size, size), Image.Resampling.BILINEAR)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        uris.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return uris
+
+
+EMBEDDING_SELECTION = "picked"
+
+
+def embedding_chart(coordinates, table, colour_by: str, title: str, images: list[str] | None = None):
+    """An Altair scatter of 2-D ``coordinates`` (N, 2) coloured by a column of :func:`embedding_table`.
+
+    Hovering a dot shows its image (``images``: data URIs from :func:`thumbnails`; Vega's tooltip
+    draws the field named ``image``), class and split; clicking selects it (selection
+    ``EMBEDDING_SELECTION`` over the ``index`` field).
+    """
+    import altair as alt
 
     frame = table.assign(x=coordinates[:, 0], y=coordinates[:, 1])
-    figure = px.scatter(frame, x="x", y="y", color=colour_by, custom_data=["index", "class", "split"],
-                        title=title, render_mode="webgl")
-    figure.update_traces(marker=dict(size=5), hovertemplate="image %{customdata[0]}<br>%{customdata[1]}"
-                                                            "<br>%{customdata[2]} split<extra></extra>")
-    figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), margin=dict(t=40, b=0, l=0, r=0),
-                         legend=dict(title=colour_by), showlegend=colour_by != "patient")
-    return figure
+    tooltip = ["index", "class", "split"]
+    if images is not None:
+        frame["image"] = images
+        tooltip.insert(0, "image")
+    picked = alt.selection_point(fields=["index"], name=EMBEDDING_SELECTION, on="click")
+    legend = None if colour_by == "patient" else alt.Legend(title=colour_by, orient="bottom")
+    return (alt.Chart(frame, title=title, height=420)
+            .mark_circle(size=28)
+            .encode(x=alt.X("x", axis=None), y=alt.Y("y", axis=None),
+                    color=alt.Color(colour_by, legend=legend),
+                    opacity=alt.condition(picked, alt.value(0.9), alt.value(0.25)), tooltip=tooltip)
+            .add_params(picked))
 
 
 # --- Datasets --------------------------------------------------------------------------------

@@ -147,9 +147,25 @@ def test_embeddings_load_into_a_table_that_names_classes_and_the_labelled_subset
     assert table["class"].tolist()[:3] == ["normal", "pneumonia", "pneumonia"]
     assert table["labelled"].tolist()[:2] == ["labelled", "unlabelled"]
     assert table["patient"].tolist() == [str(i) for i in range(6)]  # no patient ids: one patient per image
-    figure = lab.embedding_figure(data["features_after"][:, :2], table, "class", "after")
-    assert {trace.name for trace in figure.data} == {"normal", "pneumonia"}
-    assert sorted(i for trace in figure.data for i, *_ in trace.customdata) == list(range(6))
+    images = lab.thumbnails(np.zeros((6, 1, 8, 8), np.uint8))
+    chart = lab.embedding_chart(data["features_after"][:, :2], table, "class", "after", images).to_dict()
+    rows = next(iter(chart["datasets"].values()))
+    assert [row["index"] for row in rows] == list(range(6)) and rows[1]["class"] == "pneumonia"
+    assert rows[0]["image"].startswith("data:image/png;base64,")
+    assert chart["encoding"]["tooltip"][0]["field"] == "image"  # Vega's tooltip draws a field named image
+    assert chart["params"][0]["name"] == lab.EMBEDDING_SELECTION
+
+
+def test_thumbnails_are_small_pngs_of_the_images():
+    import base64
+    import io as std_io
+
+    from PIL import Image
+
+    images = np.stack([np.full((1, 128, 128), value, np.uint8) for value in (0, 200)])
+    pictures = [Image.open(std_io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) for uri in lab.thumbnails(images)]
+    assert [picture.size for picture in pictures] == [(48, 48), (48, 48)]
+    assert [picture.getpixel((5, 5)) for picture in pictures] == [0, 200]
 
 
 @pytest.mark.parametrize("arrays, message", [

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -62,6 +63,19 @@ def app_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+        _stop_worker(home)
+
+
+def _stop_worker(home: Path) -> None:
+    """The app's worker is detached so that runs outlive the tab; the tests end it themselves."""
+    from sslcore.runs.worker import PID_FILE
+
+    pid_file = home / PID_FILE
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
 
 
 @pytest.fixture(scope="session")
