@@ -163,8 +163,11 @@ def live_view(run_id: int) -> None:
     st.text(f"#{run.id} {run.name}: {run.status}" + (f" on {run.device}" if run.device else ""))
     progress = lab.live_progress(store.metrics(run_id))
     if run.status in ("queued", "running"):
-        st.progress(progress["fraction"], text=f"ETA {lab.format_duration(progress['eta_seconds'])}"
-                    if progress["eta_seconds"] is not None else "waiting for the first step")
+        if progress["fraction"] >= 1.0:  # pretraining done: the label-efficiency sweep is running
+            st.progress(1.0, text=f"pretraining done; evaluating: {len(store.points(run_id))} points measured")
+        else:
+            st.progress(progress["fraction"], text=f"pretraining, ETA {lab.format_duration(progress['eta_seconds'])}"
+                        if progress["eta_seconds"] is not None else "waiting for the first step")
         if st.button("Cancel", key=f"cancel-{run_id}"):
             store.request_cancel(run_id)
     speed, knn, loss = st.columns(3)
