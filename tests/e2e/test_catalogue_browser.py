@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from sslcore.paths import PROJECT_ROOT
 
@@ -37,7 +38,8 @@ def test_search_and_filter_in_the_browser(app_url, page):
     page.get_by_text("3 of 139").wait_for(timeout=30_000)
     # The grid draws on a canvas; its cells are mirrored in a hidden accessible table.
     titles = page.locator("[data-testid='stDataFrame']").first.locator("td[role='gridcell'][aria-colindex='1']")
-    titles.first.wait_for(state="attached", timeout=30_000)
+    # The table redraws after the count; wait for its rows to follow rather than read a stale grid.
+    expect(titles).to_have_count(3, timeout=30_000)
     texts = titles.all_text_contents()
     assert len(texts) == 3 and texts[0].startswith("MoCo Pretraining Improves")
     assert any(text.startswith("MedAug") for text in texts)
