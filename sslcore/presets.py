@@ -16,8 +16,8 @@ PRESETS = {
 def preset(name: str, dataset: str = "synthetic", **overrides) -> ExperimentConfig:
     """The experiment a preset describes, on ``dataset``; ``overrides`` replace pretraining fields."""
     if name == "cpu-quick":
-        pretrain = dict(dataset=dataset, method="simclr", backbone="small_cnn", image_size=28, epochs=15,
-                        batch_size=256, lr=2e-3, max_train_images=4000, device="auto")
+        pretrain = dict(dataset=dataset, method="simclr", backbone="small_cnn", image_size=28, epochs=50,
+                        batch_size=256, lr=2e-3, temperature=0.5, max_train_images=4000, device="auto")
         evaluation = EvaluationConfig(protocols=("linear", "knn"), finetune_max_steps=150)
     elif name == "gpu-standard":
         pretrain = dict(dataset=dataset, method="simclr", backbone="resnet18", image_size=28, epochs=100,
