@@ -75,6 +75,8 @@ def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
     import plotly.graph_objects as go
     from plotly.colors import qualitative
 
+    from sslcore.published import fraction_axis
+
     figure = go.Figure()
     palette = qualitative.Plotly
     series = [(run, key, group) for run, summary in curves.items()
@@ -108,7 +110,9 @@ def curve_figure(curves: dict[str, Any], metric: str = "auc", band: str = "std",
             hovertemplate="<b>published: %{customdata[0]}</b><br>%{x:.1%} of labels<br>"
                           f"{METRICS[metric]} %{{y:.3f}} (as published: %{{customdata[3]}})<br>"
                           "%{customdata[1]}<br>confidence: %{customdata[2]}<extra></extra>"))
-    figure.update_layout(xaxis=dict(type="log", title="fraction of training labels", tickformat=".0%"),
+    fractions = [*(fraction for _, _, group in series for fraction in group["fraction"]),
+                 *(value.fraction for value in plotted)]
+    figure.update_layout(xaxis=fraction_axis(fractions),
                          yaxis=dict(title=f"test {METRICS[metric]}"), legend=dict(orientation="h", y=-0.2),
                          margin=dict(t=30))
     return figure

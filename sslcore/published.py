@@ -249,6 +249,18 @@ def label_efficiency_curves(dataset_id: str | None = None, metric: str = "auc",
             for label, values in sorted(series.items()) if len({value.fraction for value in values}) > 1}
 
 
+def fraction_axis(fractions: Iterable[float]) -> dict[str, Any]:
+    """A plotly log-scale x axis for label fractions, ticked at exactly the fractions plotted
+    (plotly's own log ticks label every minor step: "1% 1% 1% 2% 3%...").
+
+    Args:
+        fractions: the label fractions (0-1] on the chart.
+    """
+    ticks = sorted({round(float(fraction), 6) for fraction in fractions})
+    return dict(type="log", title="fraction of training labels", tickvals=ticks,
+                ticktext=[f"{fraction:.1%}".replace(".0%", "%") for fraction in ticks])
+
+
 def curves_figure(curves: dict[str, list[PublishedValue]], metric: str):
     """A plotly chart of :func:`label_efficiency_curves`: x the label fraction on a log scale.
 
@@ -266,7 +278,7 @@ def curves_figure(curves: dict[str, list[PublishedValue]], metric: str):
                          html.escape(value.confidence), html.escape(value.url)] for value in values],
             hovertemplate=("%{x:.1%} of labels: %{y:.3f}<br>published %{customdata[0]} (%{customdata[1]}), "
                            "confidence %{customdata[2]}<br>%{customdata[3]}<extra></extra>")))
-    figure.update_layout(xaxis=dict(type="log", title="fraction of training labels", tickformat=".1%"),
+    figure.update_layout(xaxis=fraction_axis(value.fraction for values in curves.values() for value in values),
                          yaxis=dict(title=f"{metric} (fraction)"), legend=dict(orientation="h", y=-0.25),
                          margin=dict(t=30))
     return figure

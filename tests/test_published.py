@@ -179,3 +179,12 @@ def test_a_missing_column_or_file_is_reported(tmp_path):
     assert published.validate(results, published.MEDMNIST_PATH) == [
         "no_confidence.csv: missing column(s) confidence"]
     assert published.validate(tmp_path / "absent.csv")[0].endswith("absent.csv: no such file")
+
+
+@pytest.mark.parametrize("fractions, ticks, text", [
+    ([0.01, 0.05, 0.1, 0.25, 1.0, 0.01], [0.01, 0.05, 0.1, 0.25, 1.0], ["1%", "5%", "10%", "25%", "100%"]),
+    ([0.005, 0.125], [0.005, 0.125], ["0.5%", "12.5%"]),
+])
+def test_fraction_axis_ticks_exactly_the_plotted_fractions(fractions, ticks, text):
+    axis = published.fraction_axis(fractions)
+    assert axis["type"] == "log" and axis["tickvals"] == ticks and axis["ticktext"] == text
