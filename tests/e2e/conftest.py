@@ -98,3 +98,13 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def app_page(app_url, page):
+    """``page`` at the app's home, once the app's own navigation is drawn. Until the entry script's
+    first ``st.navigation`` call, Streamlit lists the files of pages/ instead, and a click there
+    would run a page without app.py."""
+    page.goto(app_url)
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Experiments").wait_for(timeout=120_000)
+    return page

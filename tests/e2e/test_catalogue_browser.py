@@ -16,8 +16,8 @@ def _wait_for_run(page):
     page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
 
 
-def test_search_and_filter_in_the_browser(app_url, page):
-    page.goto(app_url)
+def test_search_and_filter_in_the_browser(app_page):
+    page = app_page
     page.get_by_role("link", name="Catalogue").first.click()
     page.get_by_text("Studies found").wait_for(timeout=60_000)
     if os.environ.get("MEDSSL_UPDATE_SCREENSHOTS"):  # refresh the README's picture on request only

@@ -32,8 +32,8 @@ def _screenshot(page, name: str) -> None:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
-def test_a_quick_run_ends_in_a_curve_and_an_embedding_plot(app_url, page):
-    page.goto(app_url)
+def test_a_quick_run_ends_in_a_curve_and_an_embedding_plot(app_page):
+    page = app_page
     page.get_by_role("link", name="Lab").first.click()
     page.get_by_text("Estimated pretraining time on").wait_for(timeout=120_000)
     _screenshot(page, "lab.png")
