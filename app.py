@@ -10,6 +10,7 @@ st.set_page_config(page_title="MedSSL Explorer", page_icon="🩻", layout="wide"
 
 PAGES = {
     "Start": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Learn": [st.Page("pages/learn.py", title="Learn", icon=":material/school:")],
     "Literature": [st.Page("pages/catalogue.py", title="Catalogue", icon=":material/menu_book:"),
                    st.Page("pages/evidence.py", title="Evidence", icon=":material/fact_check:")],
     "Experiments": [st.Page("pages/lab.py", title="Lab", icon=":material/science:"),

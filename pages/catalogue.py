@@ -40,6 +40,11 @@ if heatmap_points and heatmap_points != st.session_state.get("applied_cell"):
     st.session_state.f_strategy = [by_label["ssl_strategy"].get(point.get("x"), point.get("x"))]
 
 all_counts = facet_counts(catalogue.studies)
+# A link from another page (the Learn page's ?strategy=contrastive) presets the strategy filter on first load.
+if "f_strategy" not in st.session_state:
+    linked = [value for value in st.query_params.get_all("strategy") if value in all_counts["strategy"]]
+    if linked:
+        st.session_state.f_strategy = linked
 years = [year for year in all_counts["year"] if year]
 with st.sidebar:
     query = st.text_input("Search", key="query", placeholder="e.g. moco chest",

@@ -20,10 +20,12 @@ with researchers:
 with clinicians:
     st.markdown("**Clinicians**: what SSL does, in pictures you can play with, and the families of "
                 "methods in plain language with the studies that use them.")
+    st.page_link("pages/learn.py", label="Self-supervised learning in pictures", icon=":material/school:")
     st.page_link("pages/catalogue.py", label="SSL strategies and their studies", icon=":material/account_tree:")
 with teachers:
     st.markdown("**Teachers**: the built-in *synthetic* chest radiographs work offline; a quick CPU "
                 "experiment finishes in about three minutes on a laptop.")
+    st.page_link("pages/learn.py", label="A lesson with images to play with", icon=":material/school:")
     st.page_link("pages/lab.py", label="Start a quick demo run", icon=":material/play_circle:")
 
 st.caption(

@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from sslcore.paths import PROJECT_ROOT
 
-PAGES = ["pages/catalogue.py", "pages/evidence.py", "pages/lab.py", "pages/results.py", "pages/embeddings.py",
+PAGES = ["pages/learn.py", "pages/catalogue.py", "pages/evidence.py", "pages/lab.py", "pages/results.py", "pages/embeddings.py",
          "pages/runs.py"]
 
 

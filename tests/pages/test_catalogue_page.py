@@ -53,3 +53,17 @@ def test_user_study_can_be_removed():
     app.text_input(key="query").input("my own study").run()
     app.button(key="remove").click().run()
     assert len(_table(app)) == 0
+
+
+def test_a_strategy_in_the_url_presets_the_strategy_filter():
+    """The Learn page links to catalogue?strategy=...; an unknown value is ignored."""
+    app = AppTest.from_file(str(PROJECT_ROOT / "pages" / "catalogue.py"), default_timeout=60)
+    app.query_params["strategy"] = "generative"
+    app.run()
+    assert not app.exception
+    assert app.multiselect(key="f_strategy").value == ["generative"]
+    assert set(_table(app)["Strategy"]) == {"Generative (reconstruction)"}
+    unknown = AppTest.from_file(str(PROJECT_ROOT / "pages" / "catalogue.py"), default_timeout=60)
+    unknown.query_params["strategy"] = "<nonsense>"
+    unknown.run()
+    assert unknown.multiselect(key="f_strategy").value == [] and len(_table(unknown)) == 139
