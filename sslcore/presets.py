@@ -7,7 +7,7 @@ from sslcore.experiment import EvaluationConfig, ExperimentConfig
 
 PRESETS = {
     "cpu-quick": "Quick CPU demo: small CNN, 28 px, about 4,000 images, SimCLR; linear and kNN probes "
-                 "over 5 label fractions x 3 seeds with both baselines (under two minutes on 2 cores; BENCHMARKS.md).",
+                 "over 5 label fractions x 3 seeds with both baselines (under two minutes on 2 CPU cores).",
     "gpu-standard": "Standard GPU: ResNet-18, 28 px, SimCLR for 100 epochs; linear, kNN and fine-tuning over "
                     "5 label fractions x 3 seeds with both baselines.",
 }

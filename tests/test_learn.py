@@ -261,6 +261,15 @@ def test_loading_reports_how_to_build_missing_assets(tmp_path):
         learn.load_manifest(tmp_path)
 
 
+def test_loading_a_truncated_model_file_says_which_file(tmp_path):
+    for path in learn.ASSETS_DIR.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    model = tmp_path / learn.ROTATION_FILE
+    model.write_bytes(model.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=learn.ROTATION_FILE):
+        learn.load_assets(tmp_path)
+
+
 def test_shipped_assets_are_small_and_described_by_their_manifest(assets):
     sizes = {path.name: path.stat().st_size for path in learn.ASSETS_DIR.iterdir()}
     assert sum(sizes.values()) < 8 * 2 ** 20
