@@ -64,6 +64,18 @@ def preset_markdown(report: dict[str, Any], metric: str = "auc") -> str:
     return "\n".join(lines)
 
 
+def synthetic_generation(image_size: int = 28, n_images: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """Time to draw ``n_images`` built-in synthetic radiographs (every split) on the CPU."""
+    from sslcore.data.synthetic_cxr import make_synthetic_cxr
+
+    start = time.perf_counter()
+    dataset = make_synthetic_cxr(n_images=n_images, image_size=image_size, seed=seed)
+    seconds = time.perf_counter() - start
+    drawn = sum(len(split.images) for split in dataset.splits.values())
+    return {"image_size": image_size, "n_images": drawn, "seconds": round(seconds, 3),
+            "images_per_second": round(drawn / seconds), "environment": environment()}
+
+
 def timed_steps(step, n_warmup: int, n_steps: int, sync) -> float:
     """Seconds per step of ``step()``, after warm-up, synchronising the device around the clock."""
     for _ in range(n_warmup):

@@ -15,14 +15,15 @@ def register(subparsers) -> None:
         help="run a benchmark (experiment presets, pretraining throughput, catalogue search)",
         description="cpu-quick / gpu-standard: pretrain and sweep label fractions x seeds with the baselines, "
                     "then print a markdown table (and write JSON with --out). throughput: pretraining images/s "
-                    "end to end against the model alone. catalogue: search + facet counts over 5,000 studies.",
+                    "end to end against the model alone. synthetic: seconds to draw 10,000 synthetic "
+                    "radiographs. catalogue: search + facet counts over 5,000 studies.",
     )
-    parser.add_argument("preset", choices=(*PRESET_NAMES, "throughput", "catalogue"))
+    parser.add_argument("preset", choices=(*PRESET_NAMES, "throughput", "synthetic", "catalogue"))
     parser.add_argument("--dataset", default="synthetic",
                         help="presets: synthetic, a MedMNIST flag or a path to an .npz (default synthetic)")
     parser.add_argument("--out", type=Path, help="write the full result as JSON to this file")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    parser.add_argument("--image-size", type=int, nargs="+", default=[28], help="throughput: image sizes")
+    parser.add_argument("--image-size", type=int, nargs="+", default=[28], help="throughput, synthetic: image sizes")
     parser.add_argument("--backbone", default="small_cnn", help="throughput: backbone (default small_cnn)")
     parser.add_argument("--batch-size", type=int, default=256, help="throughput: batch size")
     parser.add_argument("--lightly", action="store_true",
@@ -41,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
         report = {"throughput": [bench.throughput(image_size=size, backbone=args.backbone, batch_size=args.batch_size,
                                                   device=args.device, with_lightly=args.lightly)
                                  for size in args.image_size]}
+        print(json.dumps(report, indent=2))
+    elif args.preset == "synthetic":
+        report = {"synthetic": [bench.synthetic_generation(image_size=size) for size in args.image_size]}
         print(json.dumps(report, indent=2))
     else:
         from sslcore.catalogue.bench import run_benchmark
