@@ -36,6 +36,7 @@ DESCRIPTION = (
     "position and noise. Split 70/15/15 by patient."
 )
 _CHUNK = 256  # images drawn together; bounds memory at 128 px
+_PIXELS_PER_PASS = 2 ** 19  # pixels of one pass of _film: its intermediates fit in the CPU cache
 _TEXTURE_CELLS = 7  # resolution of the per-patient lung texture before it is stretched over the image
 
 
@@ -164,8 +165,27 @@ def render(params: dict[str, torch.Tensor], image_size: int, generator: torch.Ge
         uint8 (n, 1, image_size, image_size).
     """
     n = params["angle"].shape[0]
-    # Supersample 28 px images twice and average, so that ribs and edges are anti-aliased.
-    factor = 2 if image_size < 64 else 1
+    # The noise-free film is drawn a few images at a time: its dozens of full-size intermediates then
+    # stay in the CPU cache (5x faster at 128 px). The noise is drawn for the whole chunk at once, so
+    # the images do not depend on this pass size.
+    drawn = _supersampling(image_size) * image_size
+    per_pass = max(1, _PIXELS_PER_PASS // drawn ** 2)
+    image = torch.cat([_film({name: value[start:start + per_pass] for name, value in params.items()}, image_size)
+                       for start in range(0, n, per_pass)])
+    noise = torch.randn(image.shape, generator=generator)
+    image = image + params["noise_std"].view(n, 1, 1, 1) * noise
+    return (image.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _supersampling(image_size: int) -> int:
+    """28 px images are drawn at twice the size and averaged down, so that ribs and edges are anti-aliased."""
+    return 2 if image_size < 64 else 1
+
+
+def _film(params: dict[str, torch.Tensor], image_size: int) -> torch.Tensor:
+    """The noise-free radiographs of ``params``: float (n, 1, image_size, image_size) in [0, 1]."""
+    n = params["angle"].shape[0]
+    factor = _supersampling(image_size)
     size = image_size * factor
     edge = 1.5 / size  # soft edge of about one pixel, in normalised units
     col = lambda name: params[name].view(n, 1, 1)  # noqa: E731
@@ -255,6 +275,4 @@ def render(params: dict[str, torch.Tensor], image_size: int, generator: torch.Ge
     image = image.unsqueeze(1)  # (n, 1, S, S)
     if factor > 1:
         image = F.avg_pool2d(image, factor)
-    noise = torch.randn(image.shape, generator=generator)
-    image = image + params["noise_std"].view(n, 1, 1, 1) * noise
-    return (image.clamp(0, 1) * 255).round().to(torch.uint8)
+    return image

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from sslcore.data import load_dataset
+from sslcore.data import synthetic_cxr
 from sslcore.data.synthetic_cxr import CLASS_NAMES, make_synthetic_cxr
 
 
@@ -65,3 +66,12 @@ def test_validation_errors():
 def test_load_dataset_synthetic_options():
     ds = load_dataset("synthetic", image_size=28, seed=3, n_images=50)
     assert sum(len(s) for s in ds.splits.values()) == 50
+
+
+@pytest.mark.parametrize("image_size", [28, 128])
+def test_images_do_not_depend_on_how_many_are_drawn_per_pass(monkeypatch, image_size):
+    default = make_synthetic_cxr(n_images=40, image_size=image_size, seed=3)
+    monkeypatch.setattr(synthetic_cxr, "_PIXELS_PER_PASS", 1)  # one image per pass
+    one_by_one = make_synthetic_cxr(n_images=40, image_size=image_size, seed=3)
+    for name, split in default.splits.items():
+        assert torch.equal(split.images, one_by_one.splits[name].images)
