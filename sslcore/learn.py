@@ -17,6 +17,7 @@ import datetime
 import io
 import json
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -881,9 +882,10 @@ def build_assets(out_dir: str | Path | None = None, recipe: AssetRecipe | None =
                  on_message: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and save what the Learn page shows; the manifest says how each file was made.
 
-    Writes (atomically) :data:`CURVE_FILE` (every evaluation point of the SimCLR experiment),
+    Writes :data:`CURVE_FILE` (every evaluation point of the SimCLR experiment),
     :data:`SIMCLR_FILE` and :data:`ROTATION_FILE` (float16 checkpoints ``load_pretrained`` reads),
-    :data:`MAE_FILE` (float16 weights of the teaching masked autoencoder) and :data:`MANIFEST_FILE`.
+    :data:`MAE_FILE` (float16 weights of the teaching masked autoencoder) and :data:`MANIFEST_FILE`,
+    replacing the folder's previous content as a whole once everything is built.
 
     Args:
         out_dir: where to write (:data:`ASSETS_DIR`, what ships, when None).
@@ -893,13 +895,40 @@ def build_assets(out_dir: str | Path | None = None, recipe: AssetRecipe | None =
     Returns:
         The manifest.
     """
+    recipe = recipe or AssetRecipe()
+    target = Path(out_dir or ASSETS_DIR)
+    # Everything is written to a staging folder that replaces the target at the end, so a build that
+    # fails half-way (or is interrupted) leaves the previous set whole rather than mixed with new files.
+    out_dir = target.with_name(f".{target.name}.building")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)  # an unwritable destination fails now, not after minutes of training
+    try:
+        manifest = _build_into(out_dir, recipe, on_message)
+        _replace_folder(out_dir, target)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    on_message(f"wrote {len(manifest['bytes']) + 1} files ({sum(manifest['bytes'].values()) / 2 ** 20:.1f} MB) to "
+               f"{target} in {manifest['timings']['total_s'] / 60:.1f} min")
+    return manifest
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put folder ``new`` in the place of ``target`` (a reader finds the old set, the new one or none)."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _build_into(out_dir: Path, recipe: AssetRecipe, on_message: Callable[[str], None]) -> dict[str, Any]:
+    """:func:`build_assets`'s training and writing, into ``out_dir``."""
     from sslcore.data import load_dataset
     from sslcore.experiment import run_experiment
     from sslcore.io import atomic_write_json
     from sslcore.train import pretrain
 
-    recipe = recipe or AssetRecipe()
-    out_dir = Path(out_dir or ASSETS_DIR)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     files: dict[str, int] = {}
@@ -953,8 +982,6 @@ def build_assets(out_dir: str | Path | None = None, recipe: AssetRecipe | None =
                          "seed": rotation_config.seed, "n_images": sum(map(len, images.splits.values()))},
     }
     atomic_write_json(out_dir / MANIFEST_FILE, manifest)
-    on_message(f"wrote {len(files) + 1} files ({sum(files.values()) / 2 ** 20:.1f} MB) to {out_dir} "
-               f"in {timings['total_s'] / 60:.1f} min")
     return manifest
 
 

@@ -279,7 +279,7 @@ def test_shipped_assets_are_small_and_described_by_their_manifest(assets):
     assert all(learn.BUILD_COMMAND in sentence for sentence in sources.values())
 
 
-def test_build_assets_with_tiny_settings_writes_a_loadable_set(tmp_path):
+def tiny_recipe() -> learn.AssetRecipe:
     experiment = preset("cpu-quick", "synthetic", epochs=1, batch_size=32, device="cpu",
                         dataset_options={"n_images": 160})
     experiment = ExperimentConfig(experiment.pretrain, EvaluationConfig(protocols=("knn",), fractions=(1.0,),
@@ -288,15 +288,52 @@ def test_build_assets_with_tiny_settings_writes_a_loadable_set(tmp_path):
                               device="cpu", dataset_options={"n_images": 120})
     mae = learn.MAERecipe(architecture=learn.MAEArchitecture(image_size=28, embed_dim=16, depth=1, num_heads=2,
                                                              decoder_dim=8), epochs=1, batch_size=32)
+    return learn.AssetRecipe(experiment, rotation, mae)
+
+
+def test_build_assets_with_tiny_settings_writes_a_loadable_set(tmp_path):
+    target = tmp_path / "learn"
+    target.mkdir()
+    (target / "stale.pt").write_bytes(b"from an older build")
     messages = []
-    manifest = learn.build_assets(tmp_path, learn.AssetRecipe(experiment, rotation, mae), on_message=messages.append)
-    assert json.loads((tmp_path / learn.MANIFEST_FILE).read_text()) == json.loads(json.dumps(manifest))
+    recipe = tiny_recipe()
+    manifest = learn.build_assets(target, recipe, on_message=messages.append)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["learn"]  # no staging folder left
+    assert sorted(path.name for path in target.iterdir()) == sorted([*manifest["bytes"], learn.MANIFEST_FILE])
+    assert json.loads((target / learn.MANIFEST_FILE).read_text()) == json.loads(json.dumps(manifest))
     assert manifest["command"] == learn.BUILD_COMMAND and manifest["torch"] == torch.__version__
     assert {"experiment_total_s", "rotation_s", "mae_s", "total_s"} <= set(manifest["timings"])
-    loaded = learn.load_assets(tmp_path)
+    loaded = learn.load_assets(target)
     assert {point["method"] for point in loaded.points} == {"simclr", "random"}
     assert all(value.dtype == torch.float16 for value in loaded.mae_state.values() if value.is_floating_point())
     assert loaded.mae().backbone.image_size == 28 and loaded.rotation.config.epochs == 1
     assert messages[0].startswith("1/3") and "wrote" in messages[-1]
     with pytest.raises(ValueError, match="same images"):
-        learn.AssetRecipe(experiment, rotation, learn.MAERecipe())
+        learn.AssetRecipe(recipe.experiment, recipe.rotation, learn.MAERecipe())
+
+
+def test_a_build_that_fails_half_way_leaves_the_previous_set_whole(tmp_path, monkeypatch):
+    target = tmp_path / "learn"
+    target.mkdir()
+    previous = {path.name: path.read_bytes() for path in learn.ASSETS_DIR.iterdir()}
+    for name, data in previous.items():
+        (target / name).write_bytes(data)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(learn, "train_mae", no_space)  # after the curve and two models are written
+    with pytest.raises(OSError, match="No space"):
+        learn.build_assets(target, tiny_recipe(), on_message=lambda line: None)
+    assert {path.name: path.read_bytes() for path in target.iterdir()} == previous
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["learn"]
+    learn.load_assets(target)
+
+
+def test_an_unwritable_destination_fails_before_any_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    messages = []
+    with pytest.raises(OSError):
+        learn.build_assets(blocker / "learn", tiny_recipe(), on_message=messages.append)
+    assert messages == []
