@@ -169,7 +169,9 @@ st.markdown(
     "blur, noise, a greyed-out patch) and builds its pretext task from them.")
 partner = train.images[others[0].item()] if len(others) else image
 shown = ["simclr", "micle", "rotation"] + (["mae"] if assets is not None else [])
-views = learn.views_by_method(image, shown, partner=partner, mae=cached_mae(0.75) if assets is not None else None,
+trained_ratio = assets.mae_recipe.mask_ratio if assets is not None else None
+views = learn.views_by_method(image, shown, partner=partner,
+                              mae=cached_mae(trained_ratio) if assets is not None else None,
                               augment_config=augment_config, seed=seed)
 two_view_titles = ", ".join(METHODS[name].title for name in learn.TWO_VIEW_METHODS[1:])
 notes = {
@@ -230,8 +232,8 @@ if assets is not None:
         "A **masked autoencoder (MAE)** cuts the image into square tiles (**patches**), hides most of them and "
         "learns to redraw the hidden ones from the few it sees. To do it well it must know where lungs, heart and "
         "diaphragm usually are and how bright they are.")
-    mask_ratio = st.slider("Share of tiles hidden", 0.25, 0.9, 0.75, 0.05, key="mask_ratio",
-                           help=f"The model was trained hiding {assets.mae_recipe.mask_ratio:.0%} of them.")
+    mask_ratio = st.slider("Share of tiles hidden", 0.25, 0.9, trained_ratio, 0.05, key="mask_ratio",
+                           help=f"The model was trained hiding {trained_ratio:.0%} of them.")
     result = learn.reconstruct(cached_mae(mask_ratio), image[None], seed=seed)
     st.image([lab.displayable(result.original)[0], lab.displayable(result.masked)[0],
               lab.displayable(result.reconstruction)[0]], width=2 * THUMBNAIL,
