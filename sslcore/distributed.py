@@ -3,8 +3,11 @@
 ``torchrun --nproc_per_node N -m sslcore pretrain ...`` starts N processes; each calls
 :func:`init_from_env`, trains on its shard of every global batch, and DDP averages the gradients.
 BatchNorm statistics are synchronised across ranks (SyncBatchNorm) and SimCLR gathers its
-negatives from all ranks (``sslcore.methods.distributed_utils``), so N processes with batch B
-train like one process with batch N x B. CPU processes use the gloo backend, GPUs nccl.
+negatives from all ranks (:func:`gather_with_grad`), so N processes with batch B train like one
+process with batch N x B. CPU processes use the gloo backend, GPUs nccl.
+
+This is the one module that knows about ranks: the training loop, the losses that look at the
+whole global batch and the CLI all ask it.
 """
 
 from __future__ import annotations
@@ -68,3 +71,34 @@ def wrap(method: nn.Module, device: torch.device):
         method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
     device_ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(_TrainingStep(method), device_ids=device_ids)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward sends every rank's gradient back to the rank that owns the slice."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        gathered = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(gathered, tensor.contiguous())
+        return tuple(gathered)
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor) -> torch.Tensor:
+        # Each rank's loss depends on every slice; sum those gradients, keep this rank's slice.
+        stacked = torch.stack(grads)  # (W, B, D)
+        dist.all_reduce(stacked)
+        return stacked[dist.get_rank()]
+
+
+def gather_with_grad(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """The ``tensor`` of every rank, in rank order, with gradients flowing back to each owner.
+
+    Args:
+        tensor: (B, ...) with the same shape on every rank.
+
+    Returns:
+        ``world_size()`` tensors (B, ...); a one-element list when not distributed.
+    """
+    if world_size() == 1:
+        return [tensor]
+    return list(_GatherWithGrad.apply(tensor))

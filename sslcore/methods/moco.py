@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslcore.methods import distributed_utils
+from sslcore import distributed
 from sslcore.methods.base import AugmentFn, Batch, Citation, MethodInfo, SSLMethod
 from sslcore.methods.losses import InfoNCELoss
 from sslcore.methods.momentum import frozen_copy, update_momentum
@@ -57,7 +57,7 @@ class MoCo(SSLMethod):
             keys = F.normalize(self.key_encoder(key_views).float(), dim=1)  # (B, P)
         # The loss reads a copy: the queue is updated in place before backward runs.
         loss = self.criterion(queries, keys, self.queue.clone())
-        self._enqueue(torch.cat(distributed_utils.gather_with_grad(keys)))
+        self._enqueue(torch.cat(distributed.gather_with_grad(keys)))
         return loss
 
     @torch.no_grad()

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslcore.methods import distributed_utils
+from sslcore import distributed
 from sslcore.methods.losses.precision import float32
 
 
@@ -37,10 +37,10 @@ class NTXentLoss(nn.Module):
             z1 = F.normalize(z1.float(), dim=1)
             z2 = F.normalize(z2.float(), dim=1)
             n = z1.shape[0]
-            all_z1 = torch.cat(distributed_utils.gather_with_grad(z1))  # (N * W, D)
-            all_z2 = torch.cat(distributed_utils.gather_with_grad(z2))
+            all_z1 = torch.cat(distributed.gather_with_grad(z1))  # (N * W, D)
+            all_z2 = torch.cat(distributed.gather_with_grad(z2))
             # This rank's views sit at rows rank * N ... rank * N + N - 1 of the gathered tensors.
-            own = torch.arange(n, device=z1.device) + distributed_utils.rank() * n  # (N,)
+            own = torch.arange(n, device=z1.device) + distributed.rank() * n  # (N,)
             is_self = own.unsqueeze(1) == torch.arange(all_z1.shape[0], device=z1.device)  # (N, N * W)
             losses = []
             for anchor, same_view, other_view in ((z1, all_z1, all_z2), (z2, all_z2, all_z1)):

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslcore.methods import distributed_utils
+from sslcore import distributed
 from sslcore.methods.losses import NTXentLoss
 
 
@@ -69,8 +69,8 @@ def test_ranks_with_gathered_negatives_train_like_one_big_batch(monkeypatch, wor
             slices[rank] = tensor
             return slices
 
-        monkeypatch.setattr(distributed_utils, "gather_with_grad", gather)
-        monkeypatch.setattr(distributed_utils, "rank", lambda rank=rank: rank)
+        monkeypatch.setattr(distributed, "gather_with_grad", gather)
+        monkeypatch.setattr(distributed, "rank", lambda rank=rank: rank)
         own = slice(rank * n, (rank + 1) * n)
         rank_losses.append(criterion(z1[own], z2[own]))
     mean_loss = torch.stack(rank_losses).mean()
@@ -81,7 +81,7 @@ def test_ranks_with_gathered_negatives_train_like_one_big_batch(monkeypatch, wor
 
 def test_gather_with_grad_is_the_identity_in_one_process():
     z = torch.randn(3, 4)
-    assert distributed_utils.gather_with_grad(z) == [z]
+    assert distributed.gather_with_grad(z) == [z]
 
 
 def test_rejects_a_non_positive_temperature():
