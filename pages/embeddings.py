@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from sslcore import lab
-from sslcore.evaluate.embeddings import nearest_neighbours, pca, umap
+from pages.common import no_runs, run_label
+from sslcore.data.samples import displayable
+from sslcore.evaluate.embeddings import (EMBEDDING_SELECTION, embedding_chart, embedding_table, load_embeddings,
+                                        nearest_neighbours, pca, thumbnails, umap)
 from sslcore.runs import RunStore
 
 COLOURS = {"class": "class", "split": "split", "patient": "patient", "labelled": "labelled subset"}
@@ -12,7 +14,7 @@ N_NEIGHBOURS = 8
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def embeddings(path: str, modified: float) -> dict:
-    return lab.load_embeddings(path)
+    return load_embeddings(path)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -29,11 +31,9 @@ st.caption("Each dot is an image (a sample of the training and test splits), pla
 store = RunStore()
 runs = [run for run in store.list_runs(status="succeeded") if store.artifact_path(run.id, "embeddings.npz").exists()]
 if not runs:
-    st.info("No finished run has embeddings yet: start one in the Lab.")
-    st.page_link("pages/lab.py", label="Open the Lab", icon=":material/science:")
-    st.stop()
+    no_runs("No finished run has embeddings yet")
 
-names = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset})" for run in runs}
+names = {run.id: run_label(run) for run in runs}
 run_id = st.selectbox("Run", list(names), format_func=names.get)
 path = store.artifact_path(run_id, "embeddings.npz")
 modified = path.stat().st_mtime
@@ -43,7 +43,7 @@ except ValueError as error:
     st.error("This run's embeddings cannot be shown:")
     st.text(str(error))
     st.stop()
-table = lab.embedding_table(data)
+table = embedding_table(data)
 left, right = st.columns(2)
 colour_by = left.selectbox("Colour by", list(COLOURS), format_func=COLOURS.get)
 use_umap = right.toggle("UMAP", help="Keeps neighbourhoods rather than global distances. Its first fit compiles "
@@ -55,7 +55,7 @@ plots = st.empty()
 @st.cache_data(max_entries=4, show_spinner=False)
 def hover_images(path: str, modified: float) -> list[str] | None:
     data = embeddings(path, modified)
-    return lab.thumbnails(data["images"]) if "images" in data else None
+    return thumbnails(data["images"]) if "images" in data else None
 
 
 def draw(kind: str) -> list[int]:
@@ -65,10 +65,10 @@ def draw(kind: str) -> list[int]:
         for column, (which, title) in zip(st.columns(2), [("features_before", "before pretraining (random weights)"),
                                                            ("features_after", "after pretraining")]):
             coordinates = projection(str(path), modified, which, kind)
-            chart = lab.embedding_chart(coordinates, table, colour_by, f"{kind}, {title}",
+            chart = embedding_chart(coordinates, table, colour_by, f"{kind}, {title}",
                                         hover_images(str(path), modified))
             state = column.altair_chart(chart, key=f"{kind}-{which}-{run_id}", on_select="rerun")
-            picked += [point["index"] for point in state.selection.get(lab.EMBEDDING_SELECTION, [])]
+            picked += [point["index"] for point in state.selection.get(EMBEDDING_SELECTION, [])]
     return picked
 
 
@@ -86,7 +86,7 @@ neighbours = nearest_neighbours(data["features_after"], index, k=N_NEIGHBOURS)
 rows = table.iloc[[index, *neighbours]]
 captions = [f"#{row['index']}: {row['class']}" for _, row in rows.iterrows()]
 if "images" in data:
-    st.image(list(lab.displayable(data["images"][[index, *neighbours]])), caption=captions, width=96)
+    st.image(list(displayable(data["images"][[index, *neighbours]])), caption=captions, width=96)
 else:
     st.dataframe(rows, hide_index=True)
 agreeing = int((rows["class"].iloc[1:] == rows["class"].iloc[0]).sum())

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from sslcore import lab, published
+from pages.common import run_label
+from sslcore.catalogue import published
+from sslcore.evaluate.report import beside_published, label_efficiency_figure, published_curves
 from sslcore.runs import RunStore
 
 st.title("Evidence")
@@ -49,7 +51,8 @@ with curves_tab:
     metrics = [metric for metric in published.METRIC_IDS if published.label_efficiency_curves(metric=metric)]
     metric = st.selectbox("Metric", metrics, key="curve-metric")
     curves = published.label_efficiency_curves(metric=metric)
-    st.plotly_chart(published.curves_figure(curves, metric), key="curves")
+    st.plotly_chart(label_efficiency_figure(published_curves(curves), metric, y_title=f"{metric} (fraction)"),
+                    key="curves")
     points = published.published_frame(value for series in curves.values() for value in series)
     st.dataframe(points[COLUMNS], hide_index=True, column_config=COLUMN_CONFIG)
 
@@ -79,22 +82,22 @@ with yours:
     store = RunStore()
     known = set(frame["dataset_id"])
     runs = [run for run in store.list_runs(status="succeeded")
-            if run.dataset and lab.reference_dataset_id(run.dataset) in known]
+            if run.dataset and published.reference_dataset_id(run.dataset) in known]
     if not runs:
         st.info("None of your finished runs is on a dataset with published numbers (a MedMNIST dataset such as "
                 "PneumoniaMNIST). Start one in the Lab to compare it here.")
     else:
-        names = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset})" for run in runs}
+        names = {run.id: run_label(run) for run in runs}
         left, middle, right = st.columns(3)
         run = store.get(left.selectbox("Run", list(names), format_func=names.get, key="yours-run"))
         points = store.points(run.id)
         protocol = middle.selectbox("Protocol", sorted({p["protocol"] for p in points}), key="yours-protocol")
         metric = right.selectbox("Metric", ["auc", "acc"], key="yours-metric")
-        dataset_id = lab.reference_dataset_id(run.dataset)
+        dataset_id = published.reference_dataset_id(run.dataset)
         image_size = run.config.get("image_size")
         st.caption(f"{dataset_id} at {image_size} px, {protocol}: the run's mean over seeds (spread: one standard "
                    "deviation), then every published number for the same dataset, protocol and image size. The "
                    "supervised rows of papers are models trained from scratch on all labels.")
-        st.dataframe(lab.beside_published(points, dataset_id, protocol, metric, image_size), hide_index=True,
+        st.dataframe(beside_published(points, dataset_id, protocol, metric, image_size), hide_index=True,
                      column_config={"url": SOURCE,
                                     "fraction": st.column_config.NumberColumn("label fraction", format="percent")})

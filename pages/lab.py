@@ -7,17 +7,21 @@ torch.classes.__path__ = []  # keeps Streamlit's file watcher away from torch's 
 
 import streamlit as st  # noqa: E402
 
-from sslcore import lab  # noqa: E402
+from pages.common import run_label  # noqa: E402
+from sslcore.augment import PRESETS as AUGMENT_PRESETS  # noqa: E402
 from sslcore.augment import AugmentConfig, preview_views  # noqa: E402
-from sslcore.config import PretrainConfig  # noqa: E402
-from sslcore.data import load_dataset  # noqa: E402
-from sslcore.experiment import PROTOCOLS, EvaluationConfig, ExperimentConfig  # noqa: E402
+from sslcore.data import dataset_choices, load_dataset  # noqa: E402
+from sslcore.data.samples import displayable, samples_per_class  # noqa: E402
+from sslcore.data.uploads import UPLOAD_LIMIT_MB, save_upload, uploaded_datasets  # noqa: E402
+from sslcore.evaluate.vocabulary import FRACTION_CHOICES, PROTOCOLS  # noqa: E402
+from sslcore.experiments.config import EvaluationConfig, ExperimentConfig  # noqa: E402
+from sslcore.experiments.estimate import estimate_pretraining, format_duration  # noqa: E402
+from sslcore.experiments.presets import PRESETS, preset  # noqa: E402
 from sslcore.methods import METHODS  # noqa: E402
-from sslcore.presets import PRESETS, preset  # noqa: E402
+from sslcore.methods.diagram import method_diagram  # noqa: E402
 from sslcore.runs import RunStore, ensure_worker  # noqa: E402
-
-AUGMENT_PRESETS = ("radiograph", "light", "none")
-FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+from sslcore.runs.live import live_progress  # noqa: E402
+from sslcore.training.config import PretrainConfig  # noqa: E402
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
@@ -36,20 +40,20 @@ source = st.radio("Images", ["Built-in or downloaded", "Upload a MedMNIST .npz",
                   horizontal=True)
 spec = None
 if source == "Built-in or downloaded":
-    choices = lab.dataset_choices()
+    choices = dataset_choices()
     spec = st.selectbox("Dataset", list(choices), format_func=choices.get)
     st.caption("Other MedMNIST datasets: `python -m sslcore datasets download pneumoniamnist --size 28` "
                "(or put the .npz file in the folder the command names when offline).")
 elif source == "Upload a MedMNIST .npz":
     upload = st.file_uploader("MedMNIST-layout .npz (train/val/test _images and _labels)", type=["npz"],
-                              max_upload_size=lab.UPLOAD_LIMIT_MB)
+                              max_upload_size=UPLOAD_LIMIT_MB)
     if upload is not None:
         try:
-            lab.save_upload(upload.name, upload.getvalue())
+            save_upload(upload.name, upload.getvalue())
         except ValueError as error:
             st.error("This file cannot be used:")
             st.text(str(error))
-    uploads = {str(path): path.name for path in lab.uploaded_datasets()}
+    uploads = {str(path): path.name for path in uploaded_datasets()}
     spec = st.selectbox("Uploaded dataset", list(uploads), format_func=uploads.get) if uploads else None
 else:
     spec = st.text_input("Folder with one sub-folder of images per class (optionally train/val/test first)") or None
@@ -68,9 +72,9 @@ st.caption(f"{dataset.task} · {dataset.n_classes} classes · {dataset.channels}
 samples_column, balance_column = st.columns([3, 2])
 with samples_column:
     train = dataset.splits["train"]
-    for class_index, indices in lab.samples_per_class(train.labels, per_class=6).items():
+    for class_index, indices in samples_per_class(train.labels, per_class=6).items():
         st.text(dataset.label_names[class_index])
-        st.image(list(lab.displayable(train.images[indices])), width=72)
+        st.image(list(displayable(train.images[indices])), width=72)
 with balance_column:
     st.dataframe(pd.DataFrame({name: split.class_counts(dataset.n_classes) for name, split in dataset.splits.items()},
                               index=pd.Index(dataset.label_names, name="class")))
@@ -84,13 +88,13 @@ explanation, diagram = st.columns([2, 3])
 explanation.markdown(f"**Strategy:** {method.strategy}")
 explanation.write(method.explanation)
 explanation.caption(method.citation)
-diagram.graphviz_chart(lab.method_diagram(method.strategy, same_patient=method.needs_partner,
+diagram.graphviz_chart(method_diagram(method.strategy, same_patient=method.needs_partner,
                                           supervised=method.needs_labels))
 
 # --- 3. Settings -----------------------------------------------------------------------------
 st.header("3. Settings")
-preset_name = st.selectbox("Preset", list(PRESETS), format_func=lambda name: PRESETS[name].split(":")[0])
-st.caption(PRESETS[preset_name])
+preset_name = st.selectbox("Preset", list(PRESETS), format_func=lambda name: PRESETS[name].title)
+st.caption(PRESETS[preset_name].description)
 base = preset(preset_name, spec, method=method_name)
 defaults, evaluation = base.pretrain, base.evaluation
 key = f"{preset_name}-{method_name}"  # a new preset or method resets the fields below to its values
@@ -111,7 +115,7 @@ with st.expander("Advanced settings"):
     augment_name = right.selectbox("Augmentations", AUGMENT_PRESETS, key=f"{key}-augment",
                                    index=AUGMENT_PRESETS.index(defaults.augment))
     strength = right.slider("Augmentation strength", 0.0, 2.0, defaults.augment_strength, 0.1, key=f"{key}-strength")
-    fractions = right.multiselect("Label fractions", sorted({*FRACTIONS, *evaluation.fractions}),
+    fractions = right.multiselect("Label fractions", sorted({*FRACTION_CHOICES, *evaluation.fractions}),
                                   default=list(evaluation.fractions), format_func="{:.0%}".format,
                                   key=f"{key}-fractions")
     n_seeds = right.number_input("Seeds per fraction", 1, 10, len(evaluation.seeds), key=f"{key}-seeds")
@@ -134,18 +138,18 @@ st.header("4. Augmented views")
 st.caption("Pretraining learns to recognise each image across views like these; too strong and the views stop "
            "looking like the same anatomy, too weak and the task is trivial.")
 preview_seed = st.number_input("Preview seed", 0, 10_000, 0)
-picked = [indices[0] for indices in lab.samples_per_class(train.labels, per_class=1, seed=preview_seed).values()
+picked = [indices[0] for indices in samples_per_class(train.labels, per_class=1, seed=preview_seed).values()
           if indices][:4]
 views = preview_views(train.images[picked], AugmentConfig.preset(augment_name, strength), n_views=5, seed=preview_seed)
 for sample, sample_views in zip(picked, views):
-    st.image([lab.displayable(train.images[sample:sample + 1])[0], *lab.displayable(sample_views)], width=72,
+    st.image([displayable(train.images[sample:sample + 1])[0], *displayable(sample_views)], width=72,
              caption=["original"] + [f"view {i + 1}" for i in range(len(sample_views))])
 
 # --- 5. Run ----------------------------------------------------------------------------------
 st.header("5. Run")
 with st.spinner("Timing a few training steps on this machine…"):
-    estimate = lab.estimate_pretraining(config.pretrain, dataset)
-st.write(f"Estimated pretraining time on **{estimate['device']}**: about {lab.format_duration(estimate['seconds'])} "
+    estimate = estimate_pretraining(config.pretrain, dataset)
+st.write(f"Estimated pretraining time on **{estimate['device']}**: about {format_duration(estimate['seconds'])} "
          f"({estimate['images']:,} images at {estimate['images_per_second']:,.0f} images/s, measured on a few "
          f"steps here). The evaluation ({len(config.evaluation.protocols)} protocol(s) × "
          f"{len(config.evaluation.fractions)} fractions × {len(config.evaluation.seeds)} seed(s), with baselines) "
@@ -160,13 +164,13 @@ if st.button("Start", type="primary"):
 def live_view(run_id: int) -> None:
     """The run as it goes: progress, loss, speed, kNN accuracy, device and log; polled from the store."""
     run = store.get(run_id)
-    st.text(f"#{run.id} {run.name}: {run.status}" + (f" on {run.device}" if run.device else ""))
-    progress = lab.live_progress(store.metrics(run_id))
+    st.text(f"{run_label(run, details=False)}: {run.status}" + (f" on {run.device}" if run.device else ""))
+    progress = live_progress(store.metrics(run_id))
     if run.status in ("queued", "running"):
         if progress["fraction"] >= 1.0:  # pretraining done: the label-efficiency sweep is running
             st.progress(1.0, text=f"pretraining done; evaluating: {len(store.points(run_id))} points measured")
         else:
-            st.progress(progress["fraction"], text=f"pretraining, ETA {lab.format_duration(progress['eta_seconds'])}"
+            st.progress(progress["fraction"], text=f"pretraining, ETA {format_duration(progress['eta_seconds'])}"
                         if progress["eta_seconds"] is not None else "waiting for the first step")
         if st.button("Cancel", key=f"cancel-{run_id}"):
             store.request_cancel(run_id)

@@ -7,7 +7,10 @@ torch.classes.__path__ = []  # keeps Streamlit's file watcher away from torch's 
 
 import streamlit as st  # noqa: E402
 
-from sslcore import lab, learn  # noqa: E402
+from sslcore import learn  # noqa: E402
+from sslcore.data.samples import displayable  # noqa: E402
+from sslcore.evaluate.report import (curve_summary, label_efficiency_figure, label_efficiency_table,  # noqa: E402
+                                    run_curves)
 from sslcore.augment import AugmentConfig  # noqa: E402
 from sslcore.catalogue import load_catalogue, load_taxonomy  # noqa: E402
 from sslcore.methods import METHODS  # noqa: E402
@@ -33,7 +36,7 @@ def cached_mae(mask_ratio: float):
 
 def pictures(images, captions) -> None:
     """A row of images (N, C, H, W) with one caption each."""
-    st.image(list(lab.displayable(images)), caption=list(captions), width=THUMBNAIL)
+    st.image(list(displayable(images)), caption=list(captions), width=THUMBNAIL)
 
 
 def percent(value: float) -> str:
@@ -117,8 +120,8 @@ if assets is not None:
 st.subheader("Step 4: it helps most when labels are scarce")
 if assets is not None:
     method = assets.manifest["experiment"]["config"]["method"]
-    st.plotly_chart(lab.curve_figure({"": lab.curve_summary(assets.points)}))
-    table = learn.label_efficiency_table(assets.points, method)
+    st.plotly_chart(label_efficiency_figure(run_curves({"": curve_summary(assets.points)})))
+    table = label_efficiency_table(assets.points, method)
     fewest, most = table.iloc[0], table.iloc[-1]
     st.markdown(
         f"**Reading the curve.** Left to right, more of the training images keep their label (the **label "
@@ -158,7 +161,7 @@ augment_config = AugmentConfig.preset("radiograph", strength)
 index = members[member].item()
 image = train.images[index]
 others = learn.other_images_of_patient(train.patient_ids, index)
-st.image(lab.displayable(image[None])[0], width=2 * THUMBNAIL,
+st.image(displayable(image[None])[0], width=2 * THUMBNAIL,
          caption=f"{dataset.label_names[class_index]}, patient {train.patient_ids[index].item()} "
                  f"({len(others) + 1} image(s) of this patient)")
 
@@ -235,8 +238,8 @@ if assets is not None:
     mask_ratio = st.slider("Share of tiles hidden", 0.25, 0.9, trained_ratio, 0.05, key="mask_ratio",
                            help=f"The model was trained hiding {trained_ratio:.0%} of them.")
     result = learn.reconstruct(cached_mae(mask_ratio), image[None], seed=seed)
-    st.image([lab.displayable(result.original)[0], lab.displayable(result.masked)[0],
-              lab.displayable(result.reconstruction)[0]], width=2 * THUMBNAIL,
+    st.image([displayable(result.original)[0], displayable(result.masked)[0],
+              displayable(result.reconstruction)[0]], width=2 * THUMBNAIL,
              caption=["original", f"what the network sees ({mask_ratio:.0%} hidden, in blue)",
                       "its reconstruction"])
     error, baseline = result.error[0].sqrt().item(), result.baseline_error[0].sqrt().item()
@@ -294,7 +297,7 @@ st.markdown("A checklist for planning or reading a self-supervised study; tick w
 @st.fragment
 def checklist() -> None:
     """Ticking a box reruns only the checklist."""
-    for section, (title, items) in enumerate(learn.GUIDELINES.items()):
+    for section, (title, items) in enumerate(learn.content()["guidelines"].items()):
         st.markdown(f"**{title}**")
         for item, text in enumerate(items):
             st.checkbox(text, key=f"guideline-{section}-{item}")
@@ -304,4 +307,4 @@ checklist()
 
 # --- 5. Glossary -------------------------------------------------------------------------------------------
 st.header("5. Glossary", anchor="glossary")
-st.markdown("\n".join(f"- **{term}**: {definition}" for term, definition in learn.GLOSSARY.items()))
+st.markdown("\n".join(f"- **{term}**: {definition}" for term, definition in learn.content()["glossary"].items()))

@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from sslcore import lab
-from sslcore.published import published_for
+from pages.common import no_runs, run_label
+from sslcore.catalogue.published import published_for, reference_dataset_id
+from sslcore.evaluate.report import BANDS, curve_summary, label_efficiency_figure, run_curves
+from sslcore.evaluate.vocabulary import METRIC_NAMES
 from sslcore.runs import RunStore
 
 st.title("Results")
@@ -15,23 +17,20 @@ st.caption("Label-efficiency curves: the test score of a classifier trained on a
 store = RunStore()
 runs = [run for run in store.list_runs() if store.points(run.id)]
 if not runs:
-    st.info("No run has evaluation points yet: start one in the Lab.")
-    st.page_link("pages/lab.py", label="Open the Lab", icon=":material/science:")
-    st.stop()
+    no_runs("No run has evaluation points yet")
 
-labels = {run.id: f"#{run.id} {run.name} ({run.method} on {run.dataset}, {run.status})"
-          for run in runs}
+labels = {run.id: run_label(run) for run in runs}
 chosen = st.multiselect("Runs", list(labels), default=[runs[0].id], format_func=labels.get)
 left, right = st.columns(2)
-metric = left.selectbox("Metric", list(lab.METRICS), format_func=lab.METRICS.get)
-band = right.selectbox("Band over seeds", lab.BANDS,
+metric = left.selectbox("Metric", list(METRIC_NAMES), format_func=METRIC_NAMES.get)
+band = right.selectbox("Band over seeds", BANDS,
                        format_func={"std": "mean ± 1 standard deviation", "min-max": "min to max"}.get)
 if not chosen:
     st.stop()
 
 points = {run_id: store.points(run_id) for run_id in chosen}
-curves = {labels[run_id]: lab.curve_summary(points[run_id], metric, band) for run_id in chosen}
-datasets = {lab.reference_dataset_id(store.get(run_id).dataset) for run_id in chosen}
+curves = {labels[run_id]: curve_summary(points[run_id], metric, band) for run_id in chosen}
+datasets = {reference_dataset_id(store.get(run_id).dataset) for run_id in chosen}
 image_sizes = {store.get(run_id).config.get("image_size") for run_id in chosen}
 protocols = sorted({p["protocol"] for run_points in points.values() for p in run_points})
 published = []
@@ -42,7 +41,7 @@ if len(datasets) == 1:
 else:
     st.caption("Published reference numbers are shown when the chosen runs share one dataset.")
 
-st.plotly_chart(lab.curve_figure(curves, metric, band, published), key="curves")
+st.plotly_chart(label_efficiency_figure(run_curves(curves, metric, band), metric, published), key="curves")
 if published:
     st.caption(f"Stars: {sum(value.fraction is not None for value in published)} published numbers for this "
                "dataset, protocol and image size (source and confidence on hover; full list on the Evidence page).")

@@ -3,16 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from sslcore import lab
+from pages.common import no_runs, run_label
+from sslcore.evaluate.report import curve_summary, label_efficiency_figure, run_curves
+from sslcore.evaluate.vocabulary import METRIC_NAMES
 from sslcore.runs import RunStore
+from sslcore.runs.configs import config_diff, replay_command
 
 st.title("Runs")
 store = RunStore()
 every_run = store.list_runs()
 if not every_run:
-    st.info("No runs yet: start one in the Lab.")
-    st.page_link("pages/lab.py", label="Open the Lab", icon=":material/science:")
-    st.stop()
+    no_runs("No runs yet")
 
 ALL = "all"
 left, middle, right = st.columns(3)
@@ -30,7 +31,7 @@ table = pd.DataFrame(
 st.dataframe(table, hide_index=True,
              column_config={"value": st.column_config.NumberColumn(format="%.3f"),
                             "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
-names = {run.id: f"#{run.id} {run.name}" for run in runs}
+names = {run.id: run_label(run, details=False) for run in runs}
 selected = st.multiselect("Runs to compare, replay or delete", list(names), format_func=names.get)
 if not selected:
     st.stop()
@@ -39,16 +40,16 @@ configs, curves, replay, delete = st.tabs(["Configs", "Curves", "Replay", "Delet
 
 with configs:
     only_different = st.checkbox("Only the settings that differ", value=len(selected) > 1)
-    st.dataframe(lab.config_diff({names[run_id]: store.get(run_id).config for run_id in selected},
+    st.dataframe(config_diff({names[run_id]: store.get(run_id).config for run_id in selected},
                                  only_different=only_different))
 
 with curves:
-    metric = st.selectbox("Metric", list(lab.METRICS), format_func=lab.METRICS.get, key="runs_metric")
+    metric = st.selectbox("Metric", list(METRIC_NAMES), format_func=METRIC_NAMES.get, key="runs_metric")
     for column, run_id in zip(st.columns(len(selected)), selected):
         column.text(names[run_id])
         points = store.points(run_id)
         if points:
-            column.plotly_chart(lab.curve_figure({names[run_id]: lab.curve_summary(points, metric)}, metric),
+            column.plotly_chart(label_efficiency_figure(run_curves({names[run_id]: curve_summary(points, metric)}), metric),
                                 key=f"curve-{run_id}")
         else:
             column.caption("no evaluation points yet")
@@ -57,7 +58,7 @@ with replay:
     st.caption("Each run saved its full config; this command runs the same experiment from a shell.")
     for run_id in selected:
         st.text(names[run_id])
-        st.code(lab.replay_command(store.artifact_path(run_id, "config.yaml")), language="bash")
+        st.code(replay_command(store.artifact_path(run_id, "config.yaml")), language="bash")
 
 with delete:
     st.warning(f"Deleting removes {len(selected)} run(s) with their checkpoints and results, for good.")

@@ -12,10 +12,8 @@ COMMAND_MODULES = [
     "sslcore.catalogue.cli",
     "sslcore.data.cli",
     "sslcore.methods.cli",
-    "sslcore.learn_cli",
-    "sslcore.pretrain_cli",
-    "sslcore.experiment_cli",
-    "sslcore.bench_cli",
+    "sslcore.learn.cli",
+    "sslcore.experiments.cli",
     "sslcore.runs.cli",
 ]
 

@@ -26,8 +26,8 @@ def train_on_rank(rank: int, world: int, port: int, home: str, results) -> None:
                       WORLD_SIZE=str(world), MEDSSL_HOME=home, SSLCORE_DIST_BACKEND="gloo")
     torch.set_num_threads(1)
     from sslcore import distributed
-    from sslcore.config import PretrainConfig
-    from sslcore.train import pretrain
+    from sslcore.training.config import PretrainConfig
+    from sslcore.training import pretrain
 
     assert distributed.init_from_env()
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sslcore.paths import REVIEW_DATA
 
-CHECK_MODULES = ["sslcore.catalogue.checks", "sslcore.published"]
+CHECK_MODULES = ["sslcore.catalogue.checks", "sslcore.catalogue.published"]
 
 
 @dataclass(frozen=True)

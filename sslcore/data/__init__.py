@@ -4,7 +4,7 @@ The names are imported on first use, so that ``sslcore.data.cli`` registers its 
 importing torch (``python -m sslcore --help`` stays fast).
 """
 
-import importlib
+from sslcore import lazy_exports
 
 _EXPORTS = {
     "ImageDataset": "sslcore.data.base",
@@ -12,11 +12,6 @@ _EXPORTS = {
     "patient_partners": "sslcore.data.base",
     "load_dataset": "sslcore.data.registry",
     "list_datasets": "sslcore.data.registry",
+    "dataset_choices": "sslcore.data.registry",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'sslcore.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -68,3 +68,17 @@ def list_datasets() -> list[dict]:
                      "licence": info.licence, "cached_sizes": cached.get(flag, []),
                      "description": f"{info.title}: {info.modality}"})
     return rows
+
+
+def dataset_choices() -> dict[str, str]:
+    """What the Lab can load without a download, spec -> label: the synthetic set, MedMNIST files in the
+    cache (one entry per size), and the ``.npz`` files of a developer's ``../shared/data``."""
+    from sslcore.data.npz import MEDMNIST, cached_files
+    from sslcore.paths import SHARED_DIR
+
+    choices = {SYNTHETIC: "synthetic chest radiographs (built in)"}
+    for flag, size, path in cached_files():
+        choices[str(path)] = f"{MEDMNIST[flag].title} ({size} px, downloaded)"
+    for path in sorted((SHARED_DIR / "data").glob("*.npz")):
+        choices[str(path)] = f"{path.name} (shared data folder)"
+    return choices

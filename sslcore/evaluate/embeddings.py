@@ -1,4 +1,5 @@
-"""2-D maps of features (PCA, UMAP), an on-disk cache of them, and nearest neighbours by cosine."""
+"""2-D maps of features (PCA, UMAP), an on-disk cache of them, nearest neighbours by cosine, and a
+run's ``embeddings.npz`` (features before and after pretraining) drawn as hoverable charts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,3 +124,97 @@ def nearest_neighbours(features, index: int, k: int) -> np.ndarray:
     k = min(k, len(x) - 1)
     nearest = np.argpartition(-similarity, k - 1)[:k] if k else np.empty(0, dtype=np.int64)
     return nearest[np.argsort(-similarity[nearest], kind="stable")]
+
+
+EMBEDDING_KEYS = ("features_before", "features_after", "labels")
+
+
+def load_embeddings(path: str | Path) -> dict[str, Any]:
+    """A run's ``embeddings.npz`` as numpy arrays, checked.
+
+    Required: ``features_before`` and ``features_after`` (N, D) and ``labels`` (N,) or (N, L).
+    Optional, each (N,) unless said: ``patient_ids``, ``split`` (names), ``labelled`` (bool: in
+    the smallest labelled subset), ``images`` (uint8 (N, C, H, W) thumbnails) and ``label_names`` (L,).
+
+    Raises:
+        ValueError: unreadable, or a required array missing, or lengths that disagree.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            data = {key: archive[key] for key in archive.files}
+    except Exception as error:  # zipfile, numpy and OS errors all mean an unusable file
+        raise ValueError(f"{path} could not be read as an .npz ({error})") from None
+    missing = [key for key in EMBEDDING_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}")
+    n = len(data["labels"])
+    wrong = [key for key, value in data.items() if key != "label_names" and len(value) != n]
+    if wrong:
+        raise ValueError(f"{path}: {', '.join(wrong)} do not have one row per image ({n})")
+    return data
+
+
+def embedding_table(data: dict[str, Any]):
+    """One row per image: ``index``, ``class``, ``split``, ``patient``, ``labelled`` (what colours a plot)."""
+    import pandas as pd
+
+    labels = data["labels"]
+    names = [str(name) for name in data.get("label_names", [])]
+    if labels.ndim == 2:  # multi-label: the set of positive labels
+        classes = [", ".join(names[j] if j < len(names) else f"label {j}" for j in np.flatnonzero(row)) or "none"
+                   for row in labels]
+    else:
+        classes = [names[label] if label < len(names) else f"class {label}" for label in labels.astype(int)]
+    n = len(labels)
+    return pd.DataFrame({
+        "index": np.arange(n), "class": classes,
+        "split": data["split"].astype(str) if "split" in data else "test",
+        "patient": data["patient_ids"].astype(str) if "patient_ids" in data else np.arange(n).astype(str),
+        "labelled": np.where(data["labelled"], "labelled", "unlabelled") if "labelled" in data else "unknown",
+    })
+
+
+def thumbnails(images, size: int = 48) -> list[str]:
+    """Each image (uint8 (N, C, H, W)) as a PNG data URI at most ``size`` px wide, for hover tooltips."""
+    import base64
+
+    from PIL import Image
+
+    uris = []
+    from sslcore.data.samples import displayable
+
+    for pixels in displayable(images):
+        picture = Image.fromarray(pixels)
+        if picture.width > size:
+            picture = picture.resize((size, size), Image.Resampling.BILINEAR)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        uris.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return uris
+
+
+EMBEDDING_SELECTION = "picked"
+
+
+def embedding_chart(coordinates, table, colour_by: str, title: str, images: list[str] | None = None):
+    """An Altair scatter of 2-D ``coordinates`` (N, 2) coloured by a column of :func:`embedding_table`.
+
+    Hovering a dot shows its image (``images``: data URIs from :func:`thumbnails`; Vega's tooltip
+    draws the field named ``image``), class and split; clicking selects it (selection
+    ``EMBEDDING_SELECTION`` over the ``index`` field).
+    """
+    import altair as alt
+
+    frame = table.assign(x=coordinates[:, 0], y=coordinates[:, 1])
+    tooltip = ["index", "class", "split"]
+    if images is not None:
+        frame["image"] = images
+        tooltip.insert(0, "image")
+    picked = alt.selection_point(fields=["index"], name=EMBEDDING_SELECTION, on="click")
+    legend = None if colour_by == "patient" else alt.Legend(title=colour_by, orient="bottom")
+    return (alt.Chart(frame, title=title, height=420)
+            .mark_circle(size=28)
+            .encode(x=alt.X("x", axis=None), y=alt.Y("y", axis=None),
+                    color=alt.Color(colour_by, legend=legend),
+                    opacity=alt.condition(picked, alt.value(0.9), alt.value(0.25)), tooltip=tooltip)
+            .add_params(picked))

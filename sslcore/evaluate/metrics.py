@@ -17,8 +17,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-TASKS = ("binary", "multi-class", "multi-label")
-METRICS = ("auc", "acc", "balanced_acc")
+from sslcore.data.base import TASKS
+from sslcore.evaluate.vocabulary import METRIC_NAMES
+
+METRICS = tuple(METRIC_NAMES)
 # Bootstrap resamples scored at once: bounds the (chunk, N) weight matrix.
 _BOOTSTRAP_CHUNK = 250
 

@@ -10,7 +10,6 @@ Classification", ICCV 2021).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -19,14 +18,10 @@ from torch import nn
 
 from sslcore.evaluate.features import extract_features
 from sslcore.evaluate.probes import FinetuneConfig, ProbeResult, finetune, knn_probe, linear_probe
+from sslcore.evaluate.vocabulary import BASELINES, FRACTIONS, METRIC_NAMES, PROTOCOLS, SEEDS
 
-PROTOCOLS = ("linear", "knn", "finetune")
-BASELINES = ("supervised", "random")
-FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
-SEEDS = (0, 1, 2)
 _FROZEN_PROBES = {"linear": linear_probe, "knn": knn_probe}
-_METRIC_KEYS = ("auc", "acc", "balanced_acc")
-_RESULT_KEYS = (*_METRIC_KEYS, "auc_ci_low", "auc_ci_high")  # what a Point copies from a ProbeResult
+_RESULT_KEYS = (*METRIC_NAMES, "auc_ci_low", "auc_ci_high")  # what a Point copies from a ProbeResult
 
 
 @dataclass
@@ -198,28 +193,3 @@ def label_efficiency_sweep(
                     on_point(point)
     return points
 
-
-def summarise(points: Iterable[Point | dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and sample std (0 for one seed) of each metric per (method, protocol, fraction).
-
-    Returns:
-        One dict per group, sorted by method, protocol and fraction, with keys ``method``,
-        ``protocol``, ``fraction``, ``count``, ``n_labelled_mean`` and ``<metric>_mean`` /
-        ``<metric>_std`` for ``auc``, ``acc`` and ``balanced_acc``. NaN values are left out.
-    """
-    groups: dict[tuple[str, str, float], list[dict[str, Any]]] = {}
-    for point in points:
-        row = point.to_dict() if isinstance(point, Point) else point
-        groups.setdefault((row["method"], row["protocol"], float(row["fraction"])), []).append(row)
-    summary = []
-    for (method, protocol, fraction), rows in sorted(groups.items()):
-        entry: dict[str, Any] = {"method": method, "protocol": protocol, "fraction": fraction, "count": len(rows),
-                                 "n_labelled_mean": sum(row["n_labelled"] for row in rows) / len(rows)}
-        for key in _METRIC_KEYS:
-            values = [float(row[key]) for row in rows if not math.isnan(float(row[key]))]
-            mean = sum(values) / len(values) if values else math.nan
-            spread = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-                      if len(values) > 1 else 0.0 if values else math.nan)
-            entry[f"{key}_mean"], entry[f"{key}_std"] = mean, spread
-        summary.append(entry)
-    return summary

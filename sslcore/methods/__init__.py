@@ -10,8 +10,9 @@ from typing import Any
 
 from torch import nn
 
+from sslcore.data.base import TASKS
 from sslcore.methods import barlow_twins, byol, mae, micle, moco, rotation, simclr, simsiam, supervised
-from sslcore.methods.base import STRATEGIES, TASKS, Batch, Citation, MethodInfo, SSLMethod
+from sslcore.methods.base import STRATEGIES, Batch, Citation, MethodInfo, SSLMethod
 
 METHODS: dict[str, MethodInfo] = {
     module.INFO.name: module.INFO

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 STRATEGIES = ("contrastive", "non-contrastive", "generative", "innate-relationship", "supervised")
-TASKS = ("binary", "multi-class", "multi-label")
 
 # uint8 images (B, C, H, W) -> normalised float views (B, C, H, W), fresh random augmentations per call.
 AugmentFn = Callable[[torch.Tensor], torch.Tensor]

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslcore.methods.base import TASKS, AugmentFn, Batch, Citation, MethodInfo, SSLMethod
+from sslcore.data.base import TASKS
+from sslcore.methods.base import AugmentFn, Batch, Citation, MethodInfo, SSLMethod
 from sslcore.methods.losses.precision import float32
 
 

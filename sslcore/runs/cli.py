@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from sslcore.runs.store import STATUSES, RunRecord, RunStore
-from sslcore.runs.worker import DEFAULT_EXECUTOR, WORKER_DEVICES, Worker
+from sslcore.runs.worker import EXECUTORS, Worker
+from sslcore.training.config import DEVICES
 
 
 def register(subparsers) -> None:
@@ -21,10 +22,11 @@ def register(subparsers) -> None:
         description="Execute queued runs oldest first, one at a time, each in a child process. "
                     "A job that crashes fails only its run; a cancelled job that does not stop is killed.")
     worker.add_argument("--once", action="store_true", help="execute at most one queued run, then exit")
-    worker.add_argument("--device", choices=WORKER_DEVICES, default="auto",
+    worker.add_argument("--device", choices=DEVICES, default="auto",
                         help="device for the runs (default auto: cuda, then mps, then cpu)")
-    worker.add_argument("--executor", default=DEFAULT_EXECUTOR,
-                        help=f"module:function executing one run (default {DEFAULT_EXECUTOR})")
+    worker.add_argument("--executor", action="append", default=[], metavar="KIND=MODULE:FUNCTION",
+                        help="the function that executes runs of KIND (repeatable; default: "
+                             + ", ".join(f"{kind}={spec}" for kind, spec in EXECUTORS.items()) + ")")
     worker.add_argument("--idle-exit", type=float, metavar="SECONDS",
                         help="exit after this many seconds with nothing queued (default: wait forever)")
     worker.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS",
@@ -62,9 +64,20 @@ def _store(args: argparse.Namespace) -> RunStore:
     return RunStore(args.db)
 
 
+def _executors(pairs: list[str]) -> dict[str, str]:
+    """``["experiment=pkg.mod:execute"]`` -> ``{"experiment": "pkg.mod:execute"}``."""
+    table = {}
+    for pair in pairs:
+        kind, separator, spec = pair.partition("=")
+        if not separator:
+            raise ValueError(f"--executor must look like KIND=package.module:function, got {pair!r}")
+        table[kind.strip()] = spec.strip()
+    return table
+
+
 def run_worker(args: argparse.Namespace) -> int:
-    worker = Worker(_store(args), device=args.device, executor=args.executor, poll_interval=args.poll_interval,
-                    cancel_grace=args.cancel_grace, idle_exit=args.idle_exit)
+    worker = Worker(_store(args), device=args.device, executors=_executors(args.executor),
+                    poll_interval=args.poll_interval, cancel_grace=args.cancel_grace, idle_exit=args.idle_exit)
     print(f"worker pid {worker.pid} on {worker.device}, store {worker.store.path}", flush=True)
     executed = worker.run(once=args.once)
     print(f"worker pid {worker.pid} exits after {executed} run(s)", flush=True)

@@ -1,7 +1,7 @@
 """The worker: takes queued runs in order and executes each in a child process.
 
-The child process runs the executor (``module:function``, called as ``execute(run, ctx)``); the
-worker supervises it: it writes the run's heartbeat, enforces cancellation (a job that ignores
+The child process runs the executor registered for the run's kind (:data:`EXECUTORS`: kind ->
+``module:function``, called as ``execute(run, ctx)``); the worker supervises it: it writes the run's heartbeat, enforces cancellation (a job that ignores
 :meth:`RunContext.should_stop` is killed after a grace period) and marks a job that dies
 without reporting as failed, then goes on with the next run. Torch is only imported by the
 executor (and by ``--device auto``), so the worker itself starts fast.
@@ -25,9 +25,10 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from sslcore.io import atomic_write_text
 from sslcore.paths import PROJECT_ROOT
 from sslcore.runs.store import RunRecord, RunStore, default_db_path, pid_alive
+from sslcore.training.config import DEVICES
 
-DEFAULT_EXECUTOR = "sslcore.runs.jobs:execute"
-WORKER_DEVICES = ("auto", "cpu", "cuda", "mps")
+# What executes a run of each kind (``RunStore.create_run(kind, ...)``).
+EXECUTORS = {"experiment": "sslcore.runs.experiment_executor:execute"}
 # How ensure_worker starts a worker: ``python <WORKER_ENTRY> worker --db ...``.
 WORKER_ENTRY = ("-m", "sslcore")
 PID_FILE, LOCK_FILE, LOG_FILE = "worker.pid", "worker.lock", "worker.log"
@@ -95,6 +96,16 @@ def check_executor_spec(spec: str) -> str:
     return spec
 
 
+def executor_table(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:data:`EXECUTORS` with ``overrides`` (kind -> ``module:function``) on top, each checked."""
+    table = {**EXECUTORS, **(overrides or {})}
+    for kind, spec in table.items():
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"an executor's kind must be a non-empty string, got {kind!r}")
+        check_executor_spec(spec)
+    return table
+
+
 def load_executor(spec: str) -> Executor:
     """Import the executor named ``module:function``."""
     module_name, _, function_name = check_executor_spec(spec).partition(":")
@@ -120,13 +131,15 @@ def _exit_with_parent(parent_pid: int, interval: float) -> None:
     threading.Thread(target=watch, name="exit-with-worker", daemon=True).start()
 
 
-def _execute_in_child(db_path: str, run_id: int, executor: str, parent_pid: int, poll_interval: float) -> None:
+def _execute_in_child(db_path: str, run_id: int, executor: str | None, parent_pid: int, poll_interval: float) -> None:
     """Body of the job process: run the executor and record the run's outcome."""
     _exit_with_parent(parent_pid, poll_interval)
     store = RunStore(db_path)
     run = store.get(run_id)
     context = RunContext(store, run, stop_check_interval=min(0.5, poll_interval))
     try:
+        if executor is None:
+            raise ValueError(f"no executor for runs of kind {run.kind!r} (known: {', '.join(EXECUTORS)})")
         result = load_executor(executor)(run, context)
         if result is not None and not isinstance(result, Mapping):
             raise TypeError(f"the executor must return a dict or None, got {type(result).__name__}")
@@ -153,23 +166,25 @@ class Worker:
     Args:
         store: the run store; default the user's (:func:`default_db_path`).
         device: ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda`` or ``mps``.
-        executor: ``module:function`` called as ``execute(run, ctx)`` in the child; imported there,
-            so a missing module fails the run, not the worker.
+        executors: kind -> ``module:function`` on top of :data:`EXECUTORS`; the function is called
+            as ``execute(run, ctx)`` in the child and imported there, so a missing module fails the
+            run, not the worker.
         poll_interval: seconds between looks at the queue and between heartbeats.
         cancel_grace: seconds a job has to stop after cancellation before it is killed.
         idle_exit: exit after this many seconds without a queued run; ``None`` waits forever.
     """
 
-    def __init__(self, store: RunStore | None = None, *, device: str = "auto", executor: str = DEFAULT_EXECUTOR,
-                 poll_interval: float = 1.0, cancel_grace: float = 10.0, idle_exit: float | None = None) -> None:
-        if device not in WORKER_DEVICES:
-            raise ValueError(f"device must be one of {', '.join(WORKER_DEVICES)}, got {device!r}")
+    def __init__(self, store: RunStore | None = None, *, device: str = "auto",
+                 executors: Mapping[str, str] | None = None, poll_interval: float = 1.0, cancel_grace: float = 10.0,
+                 idle_exit: float | None = None) -> None:
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
         if poll_interval <= 0 or cancel_grace < 0 or (idle_exit is not None and idle_exit < 0):
             raise ValueError("poll_interval must be positive and cancel_grace, idle_exit non-negative; got "
                              f"{poll_interval}, {cancel_grace}, {idle_exit}")
         self.store = store or RunStore()
         self.device = device if device == "cpu" else self._resolve(device)
-        self.executor = check_executor_spec(executor)
+        self.executors = executor_table(executors)
         self.poll_interval = poll_interval
         self.cancel_grace = cancel_grace
         self.idle_exit = idle_exit
@@ -177,7 +192,7 @@ class Worker:
 
     @staticmethod
     def _resolve(device: str) -> str:
-        from sslcore.train import resolve_device  # imports torch
+        from sslcore.training import resolve_device  # imports torch
 
         return resolve_device(device).type
 
@@ -204,7 +219,7 @@ class Worker:
         """Execute a run already claimed by this worker in a child process; returns it finished."""
         child = multiprocessing.get_context("spawn").Process(
             target=_execute_in_child, name=f"medssl-run-{run.id}",
-            args=(str(self.store.path), run.id, self.executor, self.pid, self.poll_interval))
+            args=(str(self.store.path), run.id, self.executors.get(run.kind), self.pid, self.poll_interval))
         child.start()
         self.store.log(run.id, f"started on {self.device} by worker pid {self.pid} (job pid {child.pid})")
         try:
@@ -300,8 +315,8 @@ def ensure_worker(db_path: str | Path | None = None, *, device: str = "auto", id
     Returns:
         The worker's pid.
     """
-    if device not in WORKER_DEVICES:
-        raise ValueError(f"device must be one of {', '.join(WORKER_DEVICES)}, got {device!r}")
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     path = Path(db_path).expanduser().resolve() if db_path is not None else default_db_path().resolve()
     folder = path.parent
     with _folder_lock(folder):

@@ -6,7 +6,9 @@ import torch
 from sklearn.decomposition import PCA
 
 from sslcore.evaluate import embeddings
-from sslcore.evaluate.embeddings import cached_embedding, compute_embedding, fingerprint, nearest_neighbours, pca
+from sslcore.evaluate.embeddings import (EMBEDDING_SELECTION, cached_embedding, compute_embedding, embedding_chart,
+                                        embedding_table, fingerprint, load_embeddings, nearest_neighbours, pca,
+                                        thumbnails)
 
 
 def _features(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -123,3 +125,52 @@ def test_umap_keeps_separated_clusters_apart():
     gap = np.linalg.norm(coordinates[labels == 0].mean(0) - coordinates[labels == 1].mean(0))
     spread = max(coordinates[labels == c].std(0).max() for c in (0, 1))
     assert gap > 3 * spread
+
+
+def embeddings_file(path, **arrays):
+    rng = np.random.default_rng(0)
+    data = {"features_before": rng.normal(size=(6, 4)), "features_after": rng.normal(size=(6, 4)),
+            "labels": np.array([0, 1, 1, 0, 1, 0]), "label_names": np.array(["normal", "pneumonia"]),
+            "split": np.array(["test"] * 6), "labelled": np.array([1, 0, 0, 0, 1, 0], bool)}
+    data.update(arrays)
+    np.savez(path, **{k: v for k, v in data.items() if v is not None})
+    return path
+
+
+def test_embeddings_load_into_a_table_that_names_classes_and_the_labelled_subset(tmp_path):
+    data = load_embeddings(embeddings_file(tmp_path / "e.npz"))
+    table = embedding_table(data)
+    assert table["class"].tolist()[:3] == ["normal", "pneumonia", "pneumonia"]
+    assert table["labelled"].tolist()[:2] == ["labelled", "unlabelled"]
+    assert table["patient"].tolist() == [str(i) for i in range(6)]  # no patient ids: one patient per image
+    images = thumbnails(np.zeros((6, 1, 8, 8), np.uint8))
+    chart = embedding_chart(data["features_after"][:, :2], table, "class", "after", images).to_dict()
+    rows = next(iter(chart["datasets"].values()))
+    assert [row["index"] for row in rows] == list(range(6)) and rows[1]["class"] == "pneumonia"
+    assert rows[0]["image"].startswith("data:image/png;base64,")
+    assert chart["encoding"]["tooltip"][0]["field"] == "image"  # Vega's tooltip draws a field named image
+    assert chart["params"][0]["name"] == EMBEDDING_SELECTION
+
+
+def test_thumbnails_are_small_pngs_of_the_images():
+    import base64
+    import io as std_io
+
+    from PIL import Image
+
+    images = np.stack([np.full((1, 128, 128), value, np.uint8) for value in (0, 200)])
+    pictures = [Image.open(std_io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) for uri in thumbnails(images)]
+    assert [picture.size for picture in pictures] == [(48, 48), (48, 48)]
+    assert [picture.getpixel((5, 5)) for picture in pictures] == [0, 200]
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"features_after": None}, "lacks features_after"),
+    ({"labels": np.array([0, 1])}, "do not have one row per image"),
+])
+def test_bad_embeddings_files_are_clear_errors(tmp_path, arrays, message):
+    with pytest.raises(ValueError, match=message):
+        load_embeddings(embeddings_file(tmp_path / "e.npz", **arrays))
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="could not be read"):
+        load_embeddings(tmp_path / "junk.npz")

@@ -1,9 +1,8 @@
-import math
 
 import pytest
 import torch
 
-from sslcore.evaluate.sweep import Point, label_efficiency_sweep, labelled_subset, summarise
+from sslcore.evaluate.sweep import label_efficiency_sweep, labelled_subset
 
 from .toys import TinyConvNet, toy_dataset
 
@@ -116,21 +115,3 @@ def test_sweep_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         label_efficiency_sweep(toy_dataset(), pretrained_factory=TinyConvNet, random_factory=TinyConvNet,
                                method_name="simclr", **kwargs)
-
-
-def _point(method="simclr", fraction=0.1, seed=0, auc=0.8, n_labelled=10):
-    return Point(method=method, protocol="linear", fraction=fraction, n_labelled=n_labelled, seed=seed, auc=auc,
-                 acc=0.7, balanced_acc=0.6, auc_ci_low=auc - 0.1, auc_ci_high=auc + 0.1)
-
-
-def test_summarise_gives_mean_std_and_count_per_group():
-    points = [_point(seed=0, auc=0.7, n_labelled=10), _point(seed=1, auc=0.9, n_labelled=11),
-              _point(method="random", auc=0.6).to_dict(), _point(fraction=1.0, auc=float("nan"))]
-    rows = summarise(points)
-    assert [(r["method"], r["fraction"]) for r in rows] == [("random", 0.1), ("simclr", 0.1), ("simclr", 1.0)]
-    simclr = rows[1]
-    assert simclr["count"] == 2 and simclr["n_labelled_mean"] == 10.5
-    assert simclr["auc_mean"] == pytest.approx(0.8) and simclr["auc_std"] == pytest.approx(0.1414213, abs=1e-6)
-    assert simclr["acc_std"] == 0.0
-    assert rows[0]["auc_std"] == 0.0 and rows[0]["count"] == 1
-    assert math.isnan(rows[2]["auc_mean"]) and rows[2]["acc_mean"] == pytest.approx(0.7)

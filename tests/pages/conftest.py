@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from sslcore.presets import preset
+from sslcore.experiments.presets import preset
 from sslcore.runs import RunStore
 
 FRACTIONS = (0.01, 0.1, 1.0)

@@ -3,7 +3,7 @@ import json
 import plotly.io
 from streamlit.testing.v1 import AppTest
 
-from sslcore import published
+from sslcore.catalogue import published
 from sslcore.paths import PROJECT_ROOT
 
 

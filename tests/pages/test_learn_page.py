@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from sslcore import learn
+from sslcore.learn import assets as learn_assets
 from sslcore.catalogue import load_catalogue, load_taxonomy
 from sslcore.paths import PROJECT_ROOT
 
@@ -28,11 +29,11 @@ def test_the_page_teaches_with_real_images_curve_similarity_and_glossary():
     assert "fraction of training labels" in curve.proto.spec and '"type":"heatmap"' in heatmap.proto.spec.replace(" ", "")
     assert page.get("graphviz_chart")
     text = markdown_text(page)
-    assert all(f"**{term}**" in text for term in learn.GLOSSARY)
+    assert all(f"**{term}**" in text for term in learn.content()["glossary"])
     assert "the most similar other view is its own partner" in text
     captions = "\n".join(caption.value for caption in page.caption)
     assert learn.BUILD_COMMAND in captions
-    assert len(page.checkbox) == sum(map(len, learn.GUIDELINES.values()))
+    assert len(page.checkbox) == sum(map(len, learn.content()["guidelines"].values()))
 
 
 def test_the_strategy_sections_link_into_the_filtered_catalogue():
@@ -63,7 +64,7 @@ def test_choosing_another_image_redraws_the_play_section():
 
 
 def test_without_assets_the_page_says_how_to_build_them(monkeypatch, tmp_path):
-    monkeypatch.setattr(learn, "ASSETS_DIR", tmp_path)
+    monkeypatch.setattr(learn_assets, "ASSETS_DIR", tmp_path)
     st.cache_resource.clear()
     try:
         page = learn_page()

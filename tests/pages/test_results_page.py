@@ -54,7 +54,7 @@ def test_a_medmnist_run_shows_the_published_numbers_for_its_dataset_protocol_and
     page = results_page()
     page.selectbox[2].select("finetune").run()
     stars = traces(page)["published"]
-    from sslcore.published import published_for
+    from sslcore.catalogue.published import published_for
 
     expected = published_for("pneumoniamnist", protocol="finetune", metric="auc", image_size=28)
     assert sorted(values(stars.y)) == pytest.approx(sorted(value.value for value in expected))

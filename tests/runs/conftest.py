@@ -32,7 +32,7 @@ def start_worker(store, subprocess_env):
 
     def start(*extra: str) -> subprocess.Popen:
         command = [sys.executable, *LAUNCHER, "worker", "--db", str(store.path), "--device", "cpu",
-                   "--executor", "fake_jobs:dispatch", "--poll-interval", "0.1", *extra]
+                   "--executor", "test=fake_jobs:dispatch", "--poll-interval", "0.1", *extra]
         process = subprocess.Popen(command, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         processes.append(process)
         return process

@@ -17,7 +17,7 @@ def queue(store, job, **config):
 
 
 def fake_worker(store, **options):
-    options = {"device": "cpu", "executor": "fake_jobs:dispatch", "poll_interval": 0.1, "cancel_grace": 1.0,
+    options = {"device": "cpu", "executors": {"test": "fake_jobs:dispatch"}, "poll_interval": 0.1, "cancel_grace": 1.0,
                "idle_exit": 0.0, **options}
     return Worker(store, **options)
 
@@ -50,10 +50,18 @@ def test_a_crash_fails_only_its_run_and_the_worker_goes_on(store, subprocess_env
 
 def test_a_missing_executor_fails_the_run_with_a_clear_error(store, subprocess_env):
     run_id = queue(store, "finish")
-    fake_worker(store, executor="no_such_module:execute").run(once=True)
+    fake_worker(store, executors={"test": "no_such_module:execute"}).run(once=True)
     run = store.get(run_id)
     assert run.status == "failed"
     assert "cannot load executor 'no_such_module:execute'" in run.error
+
+
+def test_a_run_of_a_kind_without_executor_fails_with_a_clear_error(store, subprocess_env):
+    run_id = store.create_run("telepathy", {"job": "finish"})
+    fake_worker(store).run(once=True)
+    run = store.get(run_id)
+    assert run.status == "failed"
+    assert "no executor for runs of kind 'telepathy'" in run.error
 
 
 def test_once_executes_at_most_one_run(store, subprocess_env):
@@ -64,7 +72,7 @@ def test_once_executes_at_most_one_run(store, subprocess_env):
 
 def test_bad_worker_options_are_refused(store):
     with pytest.raises(ValueError, match="executor"):
-        Worker(store, device="cpu", executor="not a spec")
+        Worker(store, device="cpu", executors={"test": "not a spec"})
     with pytest.raises(ValueError, match="device"):
         Worker(store, device="tpu")
 

@@ -56,7 +56,7 @@ def test_help_of_each_command(main):
 def test_worker_once_from_the_command_line(main, store, subprocess_env):
     run_id = store.create_run("test", {"job": "finish"})
     code, out, _ = main("worker", "--db", str(store.path), "--once", "--device", "cpu",
-                        "--executor", "fake_jobs:dispatch", "--poll-interval", "0.1")
+                        "--executor", "test=fake_jobs:dispatch", "--poll-interval", "0.1")
     assert code == 0 and "exits after 1 run(s)" in out
     assert store.get(run_id).status == "succeeded"
     code, _, err = main("worker", "--db", str(store.path), "--executor", "nonsense")

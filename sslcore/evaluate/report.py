@@ -1,0 +1,254 @@
+"""Reports of evaluation points: seed summaries, label-efficiency curves (of runs and of published
+papers, drawn by one function) and the tables the pages and BENCHMARKS.md show.
+
+pandas and plotly are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sslcore.evaluate.vocabulary import BASELINES, METRIC_NAMES
+
+BANDS = ("std", "min-max")
+
+
+def _as_row(point) -> dict[str, Any]:
+    return point if isinstance(point, dict) else point.to_dict()
+
+
+def summarise(points: Iterable[Any]) -> list[dict[str, Any]]:
+    """Each metric over seeds per (method, protocol, fraction).
+
+    Args:
+        points: evaluation points (dicts or :class:`sslcore.evaluate.Point`) with keys method, protocol,
+            fraction, n_labelled and the metrics of :data:`METRIC_NAMES`.
+
+    Returns:
+        One dict per group, sorted by method, protocol and fraction, with keys ``method``,
+        ``protocol``, ``fraction``, ``count``, ``n_labelled_mean`` and, for each metric,
+        ``<metric>_mean``, ``<metric>_std`` (sample std, 0 for one value), ``<metric>_min``,
+        ``<metric>_max`` and ``<metric>_n`` (values that are not NaN; NaN values are left out).
+    """
+    groups: dict[tuple[str, str, float], list[dict[str, Any]]] = {}
+    for point in points:
+        row = _as_row(point)
+        groups.setdefault((row["method"], row["protocol"], float(row["fraction"])), []).append(row)
+    summary = []
+    for (method, protocol, fraction), rows in sorted(groups.items()):
+        entry: dict[str, Any] = {"method": method, "protocol": protocol, "fraction": fraction, "count": len(rows),
+                                 "n_labelled_mean": sum(row["n_labelled"] for row in rows) / len(rows)}
+        for key in METRIC_NAMES:
+            values = [float(row[key]) for row in rows if row.get(key) is not None and not math.isnan(float(row[key]))]
+            mean = sum(values) / len(values) if values else math.nan
+            spread = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                      if len(values) > 1 else 0.0 if values else math.nan)
+            entry.update({f"{key}_mean": mean, f"{key}_std": spread, f"{key}_min": min(values, default=math.nan),
+                          f"{key}_max": max(values, default=math.nan), f"{key}_n": len(values)})
+        summary.append(entry)
+    return summary
+
+
+def curve_summary(points: Iterable[Any], metric: str = "auc", band: str = "std"):
+    """Mean of ``metric`` over seeds per method, protocol and label fraction, with a band.
+
+    Args:
+        points: evaluation points (see :func:`summarise`).
+        metric: ``auc``, ``acc`` or ``balanced_acc``.
+        band: ``std`` (mean +- one standard deviation over seeds) or ``min-max``.
+
+    Returns:
+        A DataFrame with columns method, protocol, fraction, n_labelled, mean, low, high, n_seeds,
+        sorted by method, protocol and fraction; groups without a value of ``metric`` are left out.
+    """
+    import pandas as pd
+
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"metric must be one of {', '.join(METRIC_NAMES)}, got {metric!r}")
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {', '.join(BANDS)}, got {band!r}")
+    rows = []
+    for entry in summarise(points):
+        if not entry[f"{metric}_n"]:
+            continue
+        mean, spread = entry[f"{metric}_mean"], entry[f"{metric}_std"]
+        low, high = ((mean - spread, mean + spread) if band == "std"
+                     else (entry[f"{metric}_min"], entry[f"{metric}_max"]))
+        rows.append({"method": entry["method"], "protocol": entry["protocol"], "fraction": entry["fraction"],
+                     "n_labelled": round(entry["n_labelled_mean"]), "mean": mean, "low": low, "high": high,
+                     "n_seeds": entry[f"{metric}_n"]})
+    columns = ["method", "protocol", "fraction", "n_labelled", "mean", "low", "high", "n_seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def fraction_axis(fractions: Iterable[float]) -> dict[str, Any]:
+    """A plotly log-scale x axis for label fractions, ticked at exactly the fractions plotted
+    (plotly's own log ticks label every minor step: "1% 1% 1% 2% 3%...").
+
+    Args:
+        fractions: the label fractions (0-1] on the chart.
+    """
+    ticks = sorted({round(float(fraction), 6) for fraction in fractions})
+    return dict(type="log", title="fraction of training labels", tickvals=ticks,
+                ticktext=[f"{fraction:.1%}".replace(".0%", "%") for fraction in ticks])
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of a label-efficiency chart, from a run or from a paper.
+
+    Attributes:
+        name: the legend entry (plain text; escaped when drawn).
+        fractions: label fractions (x), ascending.
+        values: the metric at each fraction (y).
+        hover: one line of plain text per point (escaped when drawn).
+        low, high: a band around the values (e.g. over seeds); empty for none.
+        dash: plotly's dash style (``solid``, ``dash``, ``dot``).
+    """
+
+    name: str
+    fractions: tuple[float, ...]
+    values: tuple[float, ...]
+    hover: tuple[str, ...]
+    low: tuple[float, ...] = field(default=())
+    high: tuple[float, ...] = field(default=())
+    dash: str = "solid"
+
+
+def run_curves(curves: dict[str, Any], metric: str = "auc", band: str = "std") -> list[Curve]:
+    """The lines of runs' :func:`curve_summary` frames (run label -> frame): the SSL method solid,
+    the baselines dashed, each with its band over seeds."""
+    band_label = "± 1 std" if band == "std" else "min–max"
+    lines = []
+    for run, summary in curves.items():
+        for (method, protocol), group in summary.groupby(["method", "protocol"], sort=True):
+            group = group.sort_values("fraction")
+            name = f"{run}: {method} ({protocol})" if len(curves) > 1 else f"{method} ({protocol})"
+            hover = tuple(f"{name}: {fraction:.1%} of labels ({n} images), {METRIC_NAMES[metric]} {mean:.3f} "
+                          f"({band_label} {low:.3f}–{high:.3f}, {seeds} seeds)"
+                          for fraction, n, mean, low, high, seeds in group[
+                              ["fraction", "n_labelled", "mean", "low", "high", "n_seeds"]].itertuples(index=False))
+            lines.append(Curve(name=name, fractions=tuple(group["fraction"]), values=tuple(group["mean"]),
+                               hover=hover, low=tuple(group["low"]), high=tuple(group["high"]),
+                               dash="dash" if method in BASELINES else "solid"))
+    return lines
+
+
+def published_curves(curves: dict[str, list[Any]]) -> list[Curve]:
+    """The lines of ``sslcore.catalogue.published.label_efficiency_curves`` (label -> values);
+    dotted where a value was read off a plot (confidence low)."""
+    return [Curve(name=label, fractions=tuple(value.fraction for value in values),
+                  values=tuple(value.value for value in values),
+                  hover=tuple(f"{value.fraction:.1%} of labels: {value.value:.3f}; published {value.original_value} "
+                              f"({value.unit}), confidence {value.confidence}; {value.url}" for value in values),
+                  dash="dot" if any(value.confidence == "low" for value in values) else "solid")
+            for label, values in curves.items()]
+
+
+def label_efficiency_figure(curves: Iterable[Curve], metric: str = "auc", published: Iterable[Any] = (),
+                            y_title: str | None = None):
+    """One plotly chart of label-efficiency curves, for runs and for papers alike.
+
+    Args:
+        curves: the lines (:func:`run_curves`, :func:`published_curves`).
+        metric: the metric the values are in (for the axis title).
+        published: single published numbers (``PublishedValue``, values as fractions) drawn as stars
+            with their source on hover; those without a label fraction have no place on the axis.
+        y_title: the y axis title (default ``test <metric>``).
+
+    Returns:
+        A ``plotly.graph_objects.Figure``: x the fraction of labels on a log scale. Every text
+        from the data is HTML-escaped: plotly renders tags in names and hover text.
+    """
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    figure = go.Figure()
+    curves = list(curves)
+    for index, curve in enumerate(curves):
+        colour = qualitative.Plotly[index % len(qualitative.Plotly)]
+        name = html.escape(curve.name)
+        if curve.low:
+            figure.add_trace(go.Scatter(
+                x=list(curve.fractions) + list(curve.fractions)[::-1], y=list(curve.high) + list(curve.low)[::-1],
+                fill="toself", fillcolor=colour, opacity=0.15, line=dict(width=0), hoverinfo="skip",
+                showlegend=False, legendgroup=name))
+        figure.add_trace(go.Scatter(
+            x=curve.fractions, y=curve.values, name=name, legendgroup=name, mode="lines+markers",
+            line=dict(color=colour, dash=curve.dash), customdata=[html.escape(text) for text in curve.hover],
+            hovertemplate="%{customdata}<extra></extra>"))
+    plotted = [value for value in published if value.fraction is not None]
+    if plotted:
+        figure.add_trace(go.Scatter(
+            x=[value.fraction for value in plotted], y=[value.value for value in plotted],
+            mode="markers", name="published", marker=dict(symbol="star", size=12, color="black"),
+            customdata=[[html.escape(f"{value.method} ({value.backbone}, {value.image_size or '?'} px)"),
+                         html.escape(value.source), value.confidence, html.escape(value.original_value)]
+                        for value in plotted],
+            hovertemplate="<b>published: %{customdata[0]}</b><br>%{x:.1%} of labels<br>"
+                          f"{METRIC_NAMES.get(metric, metric)} %{{y:.3f}} (as published: %{{customdata[3]}})<br>"
+                          "%{customdata[1]}<br>confidence: %{customdata[2]}<extra></extra>"))
+    fractions = [*(fraction for curve in curves for fraction in curve.fractions),
+                 *(value.fraction for value in plotted)]
+    figure.update_layout(xaxis=fraction_axis(fractions),
+                         yaxis=dict(title=y_title or f"test {METRIC_NAMES.get(metric, metric)}"),
+                         legend=dict(orientation="h", y=-0.2), margin=dict(t=30))
+    return figure
+
+
+def beside_published(points: Iterable[dict[str, Any]], dataset_id: str, protocol: str, metric: str = "auc",
+                     image_size: int | None = None):
+    """A run's mean ``metric`` per method and label fraction, then the published numbers (found with
+    ``sslcore.catalogue.published.published_for``) for the same dataset, protocol and image size.
+
+    Returns:
+        A DataFrame with columns ``who`` (``this run`` or the paper), method, fraction, value,
+        spread (std over seeds; None for a published number), confidence and url.
+    """
+    import pandas as pd
+
+    from sslcore.catalogue.published import published_for
+
+    columns = ["who", "method", "fraction", "value", "spread", "confidence", "url"]
+    own = curve_summary([p for p in points if p["protocol"] == protocol], metric, "std")
+    rows = [{"who": "this run", "method": row.method, "fraction": row.fraction, "value": row.mean,
+             "spread": (row.high - row.low) / 2, "confidence": "measured", "url": None} for row in own.itertuples()]
+    rows += [{"who": value.source, "method": f"{value.method} ({value.backbone})", "fraction": value.fraction,
+              "value": value.value, "spread": None, "confidence": value.confidence, "url": value.url}
+             for value in published_for(dataset_id, protocol=protocol, metric=metric, image_size=image_size)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def label_efficiency_table(points: Iterable[dict[str, Any]], method: str, *, protocol: str = "linear",
+                           metric: str = "auc"):
+    """The SSL method against both baselines at each label fraction, averaged over seeds.
+
+    Args:
+        points: evaluation points (``run_experiment``'s).
+        method: the SSL method's name in the points.
+        protocol: the SSL method's protocol (``linear``, ``knn`` or ``finetune``); the random
+            baseline is read under the same frozen protocol, the supervised one under ``finetune``.
+        metric: ``auc``, ``acc`` or ``balanced_acc``.
+
+    Returns:
+        A DataFrame indexed by fraction with columns n_labelled, ``method``, supervised, random
+        (NaN where a baseline was not run) and gain (``method`` minus supervised).
+    """
+    import pandas as pd
+
+    summary = curve_summary(points, metric)
+
+    def by_fraction(name: str, name_protocol: str):
+        return summary[(summary["method"] == name) & (summary["protocol"] == name_protocol)].set_index("fraction")
+
+    ssl = by_fraction(method, protocol)
+    if ssl.empty:
+        raise ValueError(f"no {method} ({protocol}) points with {metric} to tabulate")
+    table = pd.DataFrame({"n_labelled": ssl["n_labelled"], method: ssl["mean"],
+                          "supervised": by_fraction("supervised", "finetune")["mean"],
+                          "random": by_fraction("random", protocol)["mean"]}).sort_index()
+    table["gain"] = table[method] - table["supervised"]
+    return table

@@ -1,0 +1,217 @@
+"""Benchmarks behind BENCHMARKS.md: experiment presets, pretraining throughput, synthetic data,
+catalogue search.
+
+Every number in BENCHMARKS.md comes from one of these functions, run by ``python -m sslcore bench``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import random
+import statistics
+import time
+from typing import Any
+
+import torch
+
+from sslcore.training.step import timed_steps
+
+# Catalogue benchmark queries: words, names, method and modality terms, and the empty query.
+CATALOGUE_QUERIES = ("moco chest", "contrastive", "masked autoencoder", "histopathology dino", "segmentation ct",
+                     "rubik", "retina fundus", "self-supervised", "zhou", "", "simclr dermatology", "ultrasound video")
+
+
+def environment() -> dict[str, Any]:
+    """The machine a benchmark ran on."""
+    info = {"torch": torch.__version__, "python": platform.python_version(), "cpu_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def run_preset(name: str, dataset: str = "synthetic", **overrides) -> dict[str, Any]:
+    """Pretrain and sweep one preset; the JSON layout of ``bench --out``."""
+    from sslcore.evaluate.report import summarise
+    from sslcore.experiments.presets import preset
+    from sslcore.experiments.runner import run_experiment
+
+    config = preset(name, dataset, **overrides)
+    result = run_experiment(config)
+    return {
+        "preset": name,
+        "dataset": dataset,
+        "device": result.pretrain.device,
+        "config": config.to_dict(),
+        "timings": {k: round(v, 2) for k, v in result.timings.items()},
+        "pretrain_images_per_second": round(result.pretrain.images_per_second, 1),
+        "points": result.points,
+        "summary": summarise(result.points),
+        "environment": environment(),
+    }
+
+
+def preset_markdown(report: dict[str, Any], metric: str = "auc") -> str:
+    """A markdown table of mean +- std of ``metric`` per method, protocol and label fraction."""
+    rows = report["summary"]
+    fractions = sorted({row["fraction"] for row in rows})
+    keys = sorted({(row["method"], row["protocol"]) for row in rows})
+    by_key = {(row["method"], row["protocol"], row["fraction"]): row for row in rows}
+    header = "| method | protocol | " + " | ".join(f"{f:g}" for f in fractions) + " |"
+    lines = [header, "|" + "---|" * (len(fractions) + 2)]
+    for method, protocol in keys:
+        cells = []
+        for fraction in fractions:
+            row = by_key.get((method, protocol, fraction))
+            cells.append(f"{row[f'{metric}_mean']:.3f} ± {row[f'{metric}_std']:.3f}" if row else "")
+        lines.append(f"| {method} | {protocol} | " + " | ".join(cells) + " |")
+    timings = report["timings"]
+    lines.append("")
+    lines.append(f"{report['preset']} on {report['dataset']} ({report['device']}): pretraining "
+                 f"{timings['pretrain_s']:.0f} s at {report['pretrain_images_per_second']:,.0f} images/s, "
+                 f"evaluation {timings['eval_s']:.0f} s, total {timings['total_s']:.0f} s. "
+                 f"Values: test {metric.upper()}, mean ± std over seeds.")
+    return "\n".join(lines)
+
+
+def synthetic_generation(image_size: int = 28, n_images: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """Time to draw ``n_images`` built-in synthetic radiographs (every split) on the CPU."""
+    from sslcore.data.synthetic_cxr import make_synthetic_cxr
+
+    start = time.perf_counter()
+    dataset = make_synthetic_cxr(n_images=n_images, image_size=image_size, seed=seed)
+    seconds = time.perf_counter() - start
+    drawn = sum(len(split.images) for split in dataset.splits.values())
+    return {"image_size": image_size, "n_images": drawn, "seconds": round(seconds, 3),
+            "images_per_second": round(drawn / seconds), "environment": environment()}
+
+
+def throughput(image_size: int = 28, backbone: str = "small_cnn", method: str = "simclr", batch_size: int = 256,
+               n_images: int = 4000, n_steps: int = 30, device: str = "auto", with_lightly: bool = False) -> dict[str, Any]:
+    """Pretraining images/s end to end against the model alone on random tensors.
+
+    ``model_only`` runs the same method step on views that already sit on the device (no indexing,
+    no augmentation), so ``end_to_end / model_only`` says how much the data path costs.
+    ``lightly`` (optional) feeds the same model through lightly's per-image CPU transforms with a
+    DataLoader, the common way SSL pipelines are built.
+    """
+    from sslcore.augment import AugmentConfig, normalize
+    from sslcore.data import load_dataset
+    from sslcore.methods import Batch
+    from sslcore.training import PretrainConfig, Trainer, build_model, resolve_device
+    from sslcore.training.devices import synchronizer
+
+    torch_device = resolve_device(device)
+    sync = synchronizer(torch_device)
+    dataset = load_dataset("synthetic", image_size=image_size, seed=0, n_images=n_images)
+    images = dataset.splits["train"].images.to(torch_device)
+    config = PretrainConfig(method=method, backbone=backbone, image_size=image_size, batch_size=batch_size)
+    model = build_model(config, channels=dataset.channels, n_classes=dataset.n_classes, task=dataset.task)
+    trainer = Trainer(model, torch_device, lr=1e-4)
+    augment_fn = trainer.views(AugmentConfig.preset("radiograph"), torch.Generator().manual_seed(0))
+    random_views = normalize(torch.rand(batch_size, dataset.channels, image_size, image_size, device=torch_device))
+    if trainer.on_cuda:
+        random_views = random_views.contiguous(memory_format=torch.channels_last)
+
+    def model_only() -> None:
+        trainer.step(Batch(images=images[:batch_size]), lambda _: random_views, progress=0.5)
+
+    def end_to_end() -> None:
+        index = torch.randint(len(images), (batch_size,), device=torch_device)
+        trainer.step(Batch(images=images[index]), augment_fn, progress=0.5)
+
+    report = {"image_size": image_size, "backbone": backbone, "method": method, "batch_size": batch_size,
+              "device": str(torch_device), "environment": environment()}
+    for name, step in (("model_only", model_only), ("end_to_end", end_to_end)):
+        report[f"{name}_images_per_second"] = round(batch_size / timed_steps(step, 3, n_steps, sync), 1)
+    report["end_to_end_over_model_only"] = round(
+        report["end_to_end_images_per_second"] / report["model_only_images_per_second"], 3)
+    if with_lightly:
+        report["lightly_images_per_second"] = round(
+            _lightly_throughput(trainer, dataset, batch_size, n_steps, sync), 1)
+        report["end_to_end_over_lightly"] = round(
+            report["end_to_end_images_per_second"] / report["lightly_images_per_second"], 2)
+    return report
+
+
+def _lightly_throughput(trainer, dataset, batch_size: int, n_steps: int, sync) -> float:
+    """Images/s of the same model fed by lightly's per-image SimCLR transform in a DataLoader."""
+    from lightly.transforms import SimCLRTransform
+    from PIL import Image
+    from sslcore.methods import Batch
+
+    size = dataset.image_size
+    transform = SimCLRTransform(input_size=size, cj_prob=0.8, cj_hue=0.0, cj_sat=0.0, random_gray_scale=0.0,
+                                min_scale=0.35, normalize={"mean": [0.5], "std": [0.25]})
+    images = dataset.splits["train"].images
+
+    class Views(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(images)
+
+        def __getitem__(self, i):
+            picture = Image.fromarray(images[i, 0].numpy()).convert("RGB")
+            first, second = transform(picture)
+            return first[:1], second[:1]  # grayscale model: keep one channel
+
+    loader = torch.utils.data.DataLoader(Views(), batch_size=batch_size, shuffle=True, drop_last=True,
+                                         num_workers=min(8, torch.get_num_threads()), persistent_workers=True)
+    device = trainer.device
+    stream = iter(loader)
+
+    def step() -> None:
+        nonlocal stream
+        try:
+            first, second = next(stream)
+        except StopIteration:
+            stream = iter(loader)
+            first, second = next(stream)
+        views = iter((first.to(device, non_blocking=True), second.to(device, non_blocking=True)))
+        trainer.step(Batch(images=first), lambda _: next(views), progress=0.5)
+
+    return batch_size / timed_steps(step, 3, n_steps, sync)
+
+
+def synthetic_catalogue(n_studies: int, seed: int = 0):
+    """A catalogue of ``n_studies`` made by copying shipped studies with perturbed keys, years and
+    titles (words swapped in from other studies), so that the vocabulary and facets stay realistic."""
+    from sslcore.catalogue.store import Catalogue, load_catalogue
+
+    shipped = load_catalogue(include_user=False).studies
+    rng = random.Random(seed)
+    words = [w for s in shipped for w in s.title.split()]
+    studies = []
+    for i in range(n_studies):
+        base = shipped[i % len(shipped)]
+        title = base.title.split()
+        title[rng.randrange(len(title))] = rng.choice(words)
+        studies.append(dataclasses.replace(base, key=f"{base.key}-{i}", title=" ".join(title),
+                                           year=(base.year or 2020) + rng.randint(-2, 2)))
+    return Catalogue(tuple(studies))
+
+
+def catalogue_search(n_studies: int = 5000, repeats: int = 50) -> dict[str, Any]:
+    """Median and 95th percentile (ms) of one search plus the facet counts of its result, over
+    ``repeats`` rounds of varied queries (some with filters) on ``n_studies`` synthetic studies."""
+    if n_studies < 1 or repeats < 1:
+        raise ValueError(f"need n_studies >= 1 and repeats >= 1, got {n_studies}, {repeats}")
+    from sslcore.catalogue.facets import Filters, facet_counts
+
+    catalogue = synthetic_catalogue(n_studies)
+    start = time.perf_counter()
+    catalogue.search("warm up")  # builds the index once, as the app does on first load
+    index_ms = (time.perf_counter() - start) * 1000
+    filters = (Filters(), Filters(strategy={"contrastive"}), Filters(year_from=2021, modality={"x-ray", "ct"}))
+    timings, sizes = [], []
+    for round_ in range(repeats):
+        query = CATALOGUE_QUERIES[round_ % len(CATALOGUE_QUERIES)]
+        start = time.perf_counter()
+        result = catalogue.search(query, filters[round_ % len(filters)])
+        facet_counts(result)
+        timings.append((time.perf_counter() - start) * 1000)
+        sizes.append(len(result))
+    timings.sort()
+    return {"n_studies": n_studies, "repeats": repeats, "index_build_ms": round(index_ms, 1),
+            "median_ms": round(statistics.median(timings), 2),
+            "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 2),
+            "max_ms": round(timings[-1], 2), "mean_result_size": round(statistics.mean(sizes), 1)}

@@ -1,0 +1,56 @@
+"""Named experiment presets shared by the Lab page, ``python -m sslcore experiment --preset`` and
+``python -m sslcore bench``: one definition of each, so the app and BENCHMARKS.md run the same thing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sslcore.experiments.config import EvaluationConfig, ExperimentConfig
+from sslcore.training.config import PretrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named experiment.
+
+    Attributes:
+        title: a few words for a menu.
+        description: what it runs and how long it takes, for the person choosing it.
+        pretrain: the pretraining fields (the dataset is added when the preset is used).
+        evaluation: how the result is judged.
+    """
+
+    title: str
+    description: str
+    pretrain: dict[str, Any]
+    evaluation: Callable[[], EvaluationConfig]
+
+    def build(self, dataset: str = "synthetic", **overrides) -> ExperimentConfig:
+        """The experiment on ``dataset``; ``overrides`` replace pretraining fields."""
+        return ExperimentConfig(PretrainConfig(**{**self.pretrain, "dataset": dataset, **overrides}), self.evaluation())
+
+
+PRESETS = {
+    "cpu-quick": Preset(
+        title="Quick CPU demo",
+        description="Small CNN, 28 px, about 4,000 images, SimCLR; linear and kNN probes over 5 label fractions "
+                    "x 3 seeds with both baselines (under two minutes on 2 CPU cores).",
+        pretrain=dict(method="simclr", backbone="small_cnn", image_size=28, epochs=50, batch_size=256, lr=2e-3,
+                      temperature=0.5, max_train_images=4000, device="auto"),
+        evaluation=lambda: EvaluationConfig(protocols=("linear", "knn"), finetune_max_steps=150)),
+    "gpu-standard": Preset(
+        title="Standard GPU",
+        description="ResNet-18, 28 px, SimCLR for 100 epochs; linear, kNN and fine-tuning over 5 label fractions "
+                    "x 3 seeds with both baselines.",
+        pretrain=dict(method="simclr", backbone="resnet18", image_size=28, epochs=100, batch_size=512, lr=2e-3,
+                      device="auto"),
+        evaluation=lambda: EvaluationConfig(protocols=("linear", "knn", "finetune"), finetune_max_steps=2000)),
+}
+
+
+def preset(name: str, dataset: str = "synthetic", **overrides) -> ExperimentConfig:
+    """The experiment preset ``name`` describes, on ``dataset``; ``overrides`` replace pretraining fields."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return PRESETS[name].build(dataset, **overrides)

@@ -1,0 +1,104 @@
+"""The Learn page's overviews: the two stages of SSL as a diagram, the strategies of the reviews'
+taxonomy with their studies and methods, a pretraining history as charts, and the page's words
+(``content.yaml``)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+CONTENT_FILE = Path(__file__).resolve().parent / "content.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def content() -> dict[str, Any]:
+    """The page's words: ``glossary`` (term -> explanation) and ``guidelines`` (section -> items)."""
+    import yaml
+
+    return yaml.safe_load(CONTENT_FILE.read_text(encoding="utf-8"))
+
+
+def pretraining_curves(history: list[dict[str, Any]]):
+    """A pretraining history (``PretrainResult.history``) as two DataFrames for charts.
+
+    Returns:
+        ``loss``: columns step and loss, one row per step; ``knn``: columns epoch and kNN accuracy,
+        one row per epoch that measured it (empty when the run did not monitor it).
+    """
+    import pandas as pd
+
+    steps = pd.DataFrame([row for row in history if "loss" in row], columns=["step", "loss"])
+    knn = pd.DataFrame([{"epoch": row["epoch"], "kNN accuracy": row["knn_accuracy"]} for row in history
+                        if row.get("knn_accuracy") is not None], columns=["epoch", "kNN accuracy"])
+    return steps, knn
+
+
+PIPELINE_DIAGRAM = (
+    'digraph {rankdir=LR; bgcolor="transparent"; '
+    'node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11]; '
+    'edge [fontname="Helvetica", fontsize=9]; '
+    'u [label="many images\nwithout labels"]; p [label="pretext task\n(e.g. match two altered copies)"]; '
+    'e [label="pretrained\nencoder", fillcolor="#dff0d8"]; l [label="a few images\nwith expert labels"]; '
+    'c [label="classifier on top\n(fine-tuning)"]; d [label="finding\n(e.g. effusion)", fillcolor="#fde8d8"]; '
+    'u -> p [label="1. pretraining"]; p -> e; e -> c [label="2. fine-tuning"]; l -> c; c -> d;}'
+)
+"""Graphviz DOT of the two stages of self-supervised learning, for ``st.graphviz_chart``."""
+
+
+# --- Strategies and the catalogue -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StrategyOverview:
+    """One strategy of the reviews' taxonomy, with the catalogue's studies and the project's methods.
+
+    Attributes:
+        value: the strategy's key (``contrastive`` ...), as in ``studies.csv``.
+        label: its display name.
+        explanation: the taxonomy's plain-language explanation.
+        n_studies: studies of the catalogue annotated with it.
+        examples: up to a few of them, newest first.
+        methods: the project's methods of this strategy (``MethodInfo``).
+        link: relative URL of the catalogue page filtered to it.
+    """
+
+    value: str
+    label: str
+    explanation: str
+    n_studies: int
+    examples: tuple[Any, ...]
+    methods: tuple[Any, ...]
+    link: str
+
+
+def catalogue_link(strategy: str) -> str:
+    """The catalogue page filtered to one strategy, as a URL relative to any page of the app
+    (``pages/catalogue.py`` reads the ``strategy`` query parameter)."""
+    from urllib.parse import urlencode
+
+    return "catalogue?" + urlencode({"strategy": strategy})
+
+
+def strategy_overview(studies: Iterable[Any], taxonomy, n_examples: int = 3) -> list[StrategyOverview]:
+    """Each strategy of ``taxonomy`` with its studies and methods, in the taxonomy's order.
+
+    Args:
+        studies: catalogue studies (``Catalogue.studies``).
+        taxonomy: ``sslcore.catalogue.load_taxonomy()``.
+        n_examples: examples per strategy, newest first (then by title).
+    """
+    from sslcore.methods import METHODS
+
+    if n_examples < 0:
+        raise ValueError(f"n_examples must be >= 0, got {n_examples}")
+    studies = list(studies)
+    overview = []
+    for value, term in taxonomy.strategies.items():
+        members = sorted((study for study in studies if study.ssl_strategy == value),
+                         key=lambda study: (-(study.year or 0), study.title))
+        overview.append(StrategyOverview(
+            value=value, label=term.label, explanation=term.explanation, n_studies=len(members),
+            examples=tuple(members[:n_examples]),
+            methods=tuple(info for info in METHODS.values() if info.strategy == value), link=catalogue_link(value)))
+    return overview
