@@ -7,13 +7,13 @@ is written; entries that cannot be used are rejected one by one with their reaso
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sslcore.catalogue.study import BibEntry, Study, entry_problems, parse_bibtex, read_annotations, study_from
+from sslcore.catalogue.study import (MAX_FIELD_CHARS, BibEntry, Study, entry_problems, parse_bibtex,
+                                     read_annotations, study_from)
 from sslcore.catalogue.taxonomy import VOCABULARY_COLUMNS, load_taxonomy
-from sslcore.catalogue.text import normalise_title
+from sslcore.catalogue.text import arxiv_base, excerpt, normalise_title
 
 # A BibTeX file of several thousand references stays well under this size.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -86,18 +86,19 @@ def _identities(study: Study) -> list[tuple[str, str]]:
     if study.doi:
         ids.append(("DOI", study.doi.lower()))
     if study.arxiv_id:
-        ids.append(("arXiv id", re.sub(r"v\d+$", "", study.arxiv_id.lower())))
+        ids.append(("arXiv id", arxiv_base(study.arxiv_id).lower()))
     ids.append(("title", normalise_title(study.title)))
     return ids
 
 
 def _annotation_problems(row: dict[str, str], taxonomy) -> list[str]:
-    problems = []
+    problems = [f"column '{column}' has {len(value):,} characters (the limit is {MAX_FIELD_CHARS:,})"
+                for column, value in row.items() if len(value) > MAX_FIELD_CHARS]
     for column in VOCABULARY_COLUMNS:
         value = row.get(column, "")
         if value and value not in taxonomy.vocabulary(column):
             allowed = ", ".join(taxonomy.vocabulary(column))
-            problems.append(f"unknown {column} '{value}' (allowed: {allowed})")
+            problems.append(f"unknown {column} '{excerpt(value)}' (allowed: {allowed})")
     return problems
 
 
@@ -136,7 +137,7 @@ def import_bibtex(bibtex: bytes | str | os.PathLike, annotations: bytes | str | 
         for row in read_annotations(read_upload(annotations, "the annotations upload"), "annotations CSV"):
             problems = _annotation_problems(row, taxonomy)
             if problems:
-                report.rejected.append(Rejection(f"annotations for {row.get('key') or '(no key)'}",
+                report.rejected.append(Rejection(f"annotations for {excerpt(row.get('key', '')) or '(no key)'}",
                                                  "; ".join(problems)))
             else:
                 rows[row.get("key", "")] = row
@@ -150,7 +151,7 @@ def import_bibtex(bibtex: bytes | str | os.PathLike, annotations: bytes | str | 
     for entry in entries:
         problems = entry_problems(entry)
         if problems:
-            report.rejected.append(Rejection(entry.key or f"line {entry.line}", "; ".join(problems)))
+            report.rejected.append(Rejection(excerpt(entry.key) or f"line {entry.line}", "; ".join(problems)))
             continue
         notes = rows.get(entry.key, {})
         used_rows.add(entry.key)
@@ -165,7 +166,7 @@ def import_bibtex(bibtex: bytes | str | os.PathLike, annotations: bytes | str | 
         known.update({identity: key for identity in identities})
         taken.add(key)
         report.added.append(study)
-    report.rejected += [Rejection(f"annotations for {key}", "no BibTeX entry with this key in the upload")
+    report.rejected += [Rejection(f"annotations for {excerpt(key)}", "no BibTeX entry with this key in the upload")
                         for key in rows if key not in used_rows]
     if report.added and not dry_run:
         write_user_layer([s for s in catalogue.studies if s.user_added] + report.added)

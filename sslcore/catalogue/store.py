@@ -12,6 +12,7 @@ from sslcore.catalogue.facets import Filters
 from sslcore.catalogue.study import (ANNOTATION_COLUMNS, Study, entry_problems, parse_bibtex,
                                      read_annotations, study_from, to_bibtex, to_csv)
 from sslcore.catalogue.taxonomy import load_taxonomy
+from sslcore.catalogue.text import excerpt
 from sslcore.io import atomic_write_text
 from sslcore.paths import REVIEW_DATA, data_home
 
@@ -82,7 +83,7 @@ def read_layer(bib_text: str, csv_text: str, source: str, *, user_added: bool) -
     for entry in entries:
         problems = entry_problems(entry) + (["duplicate key"] if entry.key in seen else [])
         if problems:
-            warnings.append(f"{source}.bib line {entry.line} ({entry.key or 'no key'}): "
+            warnings.append(f"{source}.bib line {entry.line} ({excerpt(entry.key) or 'no key'}): "
                             f"{'; '.join(problems)}; skipped")
             continue
         seen.add(entry.key)
