@@ -1,11 +1,14 @@
-"""Crafted imports: slow-regex BibTeX and over-long fields."""
+"""Crafted imports: slow-regex BibTeX, over-long fields and spreadsheet formulas."""
 
+import csv
+import io
 import time
+from dataclasses import replace
 
 import pytest
 
-from sslcore.catalogue import import_bibtex
-from sslcore.catalogue.study import MAX_FIELD_CHARS
+from sslcore.catalogue import export_csv, import_bibtex
+from sslcore.catalogue.study import MAX_FIELD_CHARS, BibEntry, study_from
 from sslcore.catalogue.text import arxiv_id_from, clean_latex, split_authors
 
 
@@ -73,3 +76,14 @@ def test_annotations_csv_with_huge_cells_gives_one_sentence():
     assert report.rejected[0].reason == f"column 'claim' has 30,000 characters (the limit is {MAX_FIELD_CHARS:,})"
     with pytest.raises(ValueError, match=r"annotations CSV line 2: not readable as CSV \(field larger"):
         import_bibtex(bib, b"key,claim\na," + b"x" * 200_000 + b"\n")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_export_neutralises_formulas(start):
+    formula = start + 'HYPERLINK("http://evil.example","click")'
+    entry = BibEntry("evil", "misc", {"title": "Harmless", "year": "2024", "url": formula}, 1)
+    study = replace(study_from(entry), claim=formula, title=formula)
+    honest = study_from(BibEntry("honest", "misc", {"title": "A 2-stage model", "year": "2024"}, 1))
+    rows = list(csv.DictReader(io.StringIO(export_csv([study, honest]))))
+    assert rows[0]["title"] == rows[0]["url"] == rows[0]["claim"] == "'" + formula
+    assert rows[1]["title"] == "A 2-stage model" and rows[1]["key"] == "honest"
