@@ -127,7 +127,7 @@ def import_bibtex(bibtex: bytes | str | os.PathLike, annotations: bytes | str | 
     Raises:
         ValueError: when a file is missing, too large, not UTF-8, or the CSV has no key column.
     """
-    from sslcore.catalogue.store import load_catalogue, write_user_layer
+    from sslcore.catalogue.store import load_catalogue, update_user_layer
 
     text = read_upload(bibtex, "the BibTeX upload")
     rows = {}
@@ -143,31 +143,42 @@ def import_bibtex(bibtex: bytes | str | os.PathLike, annotations: bytes | str | 
                 rows[row.get("key", "")] = row
     entries, failures = parse_bibtex(text)
     report.rejected += [Rejection(f"line {line}", reason) for line, reason in failures]
-
-    catalogue = load_catalogue()
-    known = {identity: study.key for study in catalogue.studies for identity in _identities(study)}
-    taken = {study.key for study in catalogue.studies}
-    used_rows = set()
+    usable = []
     for entry in entries:
         problems = entry_problems(entry)
         if problems:
             report.rejected.append(Rejection(excerpt(entry.key) or f"line {entry.line}", "; ".join(problems)))
-            continue
-        notes = rows.get(entry.key, {})
-        used_rows.add(entry.key)
-        key = _free_key(entry.key, taken)
-        study = study_from(BibEntry(key, entry.entry_type, entry.fields, entry.line), notes, user_added=True,
-                           method_families=taxonomy.method_families(notes.get("ssl_method", "")))
-        identities = _identities(study)
-        match = next(((kind, known[(kind, value)]) for kind, value in identities if (kind, value) in known), None)
-        if match:
-            report.duplicates.append(Duplicate(entry.key, study.title, match[1], match[0]))
-            continue
-        known.update({identity: key for identity in identities})
-        taken.add(key)
-        report.added.append(study)
+        else:
+            usable.append(entry)
+
+    def add(catalogue) -> list[Study] | None:
+        """Sort the usable entries into added and duplicates against ``catalogue`` (read under the
+        user layer's lock, so that a concurrent import is seen); the new user layer, or None."""
+        known = {identity: study.key for study in catalogue.studies for identity in _identities(study)}
+        taken = {study.key for study in catalogue.studies}
+        for entry in usable:
+            notes = rows.get(entry.key, {})
+            key = _free_key(entry.key, taken)
+            study = study_from(BibEntry(key, entry.entry_type, entry.fields, entry.line), notes, user_added=True,
+                               method_families=taxonomy.method_families(notes.get("ssl_method", "")))
+            identities = _identities(study)
+            match = next(((kind, known[(kind, value)]) for kind, value in identities if (kind, value) in known),
+                         None)
+            if match:
+                report.duplicates.append(Duplicate(entry.key, study.title, match[1], match[0]))
+                continue
+            known.update({identity: key for identity in identities})
+            taken.add(key)
+            report.added.append(study)
+        if not report.added or dry_run:
+            return None
+        return [s for s in catalogue.studies if s.user_added] + report.added
+
+    if dry_run:
+        add(load_catalogue())
+    else:
+        update_user_layer(add)
+    used_rows = {entry.key for entry in usable}
     report.rejected += [Rejection(f"annotations for {excerpt(key)}", "no BibTeX entry with this key in the upload")
                         for key in rows if key not in used_rows]
-    if report.added and not dry_run:
-        write_user_layer([s for s in catalogue.studies if s.user_added] + report.added)
     return report

@@ -1,13 +1,17 @@
-"""Crafted imports: slow-regex BibTeX, over-long fields and spreadsheet formulas."""
+"""Crafted imports: slow-regex BibTeX, over-long fields, spreadsheet formulas, concurrent imports and
+an import interrupted half-way through writing the user layer."""
 
 import csv
 import io
+import os
+import threading
 import time
 from dataclasses import replace
 
 import pytest
 
-from sslcore.catalogue import export_csv, import_bibtex
+from sslcore.catalogue import export_csv, import_bibtex, load_catalogue, user_layer_paths
+from sslcore.catalogue import store
 from sslcore.catalogue.study import MAX_FIELD_CHARS, BibEntry, study_from
 from sslcore.catalogue.text import arxiv_id_from, clean_latex, split_authors
 
@@ -87,3 +91,77 @@ def test_csv_export_neutralises_formulas(start):
     rows = list(csv.DictReader(io.StringIO(export_csv([study, honest]))))
     assert rows[0]["title"] == rows[0]["url"] == rows[0]["claim"] == "'" + formula
     assert rows[1]["title"] == "A 2-stage model" and rows[1]["key"] == "honest"
+
+
+def test_concurrent_imports_lose_nothing():
+    n_threads, per_thread = 6, 5
+    barrier = threading.Barrier(n_threads)
+    errors = []
+
+    def run(t):
+        bib = "".join(f"@misc{{t{t}e{i}, title={{Thread {t} entry {i}}}, year={{2024}}}}\n" for i in range(per_thread))
+        annotations = "key,claim\n" + "".join(f"t{t}e{i},claim {t}.{i}\n" for i in range(per_thread))
+        barrier.wait()
+        try:
+            import_bibtex(bib.encode(), annotations.encode())
+        except Exception as error:  # reported below: a thread's exception is otherwise lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    catalogue = load_catalogue()
+    for t in range(n_threads):
+        for i in range(per_thread):
+            assert catalogue.get(f"t{t}e{i}").claim == f"claim {t}.{i}"
+    assert not catalogue.warnings
+
+
+def test_lock_held_too_long_gives_a_sentence(monkeypatch):
+    monkeypatch.setattr(store, "LOCK_TIMEOUT_S", 0.2)
+    with store._user_layer_lock(exclusive=True):  # as another process changing the layer would
+        with pytest.raises(ValueError, match="being changed by another import or removal"):
+            import_bibtex(b"@misc{late, title={Late}, year={2024}}")
+    assert [s.key for s in import_bibtex(b"@misc{late, title={Late}, year={2024}}").added] == ["late"]
+
+
+def test_crash_between_the_two_renames_is_finished_on_next_read(monkeypatch):
+    import_bibtex(b"@misc{old, title={Old}, year={2024}}", b"key,claim\nold,old claim\n")
+    real_replace, calls = os.replace, []
+
+    def crash_on_the_second_file(src, dst):
+        calls.append(dst)
+        if str(dst) == str(user_layer_paths()[1]):  # user.bib is in place, user.csv is not
+            raise KeyboardInterrupt("killed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_the_second_file)
+    with pytest.raises(KeyboardInterrupt):
+        import_bibtex(b"@misc{new, title={New}, year={2024}}", b"key,claim\nnew,new claim\n")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert str(user_layer_paths()[0]) in map(str, calls)
+    catalogue = load_catalogue()
+    assert catalogue.get("new").claim == "new claim" and catalogue.get("old").claim == "old claim"
+    folder = user_layer_paths()[0].parent
+    assert sorted(p.name for p in folder.iterdir()) == [".user.lock", "user.bib", "user.csv"]
+
+
+def test_crash_before_the_commit_marker_keeps_the_old_pair(monkeypatch):
+    import_bibtex(b"@misc{old, title={Old}, year={2024}}", b"key,claim\nold,old claim\n")
+    real_write = store.atomic_write_text
+
+    def crash_on_the_marker(path, text):
+        if path.name == ".user.commit":
+            raise KeyboardInterrupt("killed")
+        return real_write(path, text)
+
+    monkeypatch.setattr(store, "atomic_write_text", crash_on_the_marker)
+    with pytest.raises(KeyboardInterrupt):
+        import_bibtex(b"@misc{new, title={New}, year={2024}}")
+    monkeypatch.setattr(store, "atomic_write_text", real_write)
+    catalogue = load_catalogue()
+    assert "new" not in catalogue and catalogue.get("old").claim == "old claim"
+    assert sorted(p.name for p in user_layer_paths()[0].parent.iterdir()) == [".user.lock", "user.bib", "user.csv"]
