@@ -113,10 +113,16 @@ def _read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8-sig") if path.exists() else ""
 
 
+def _stat(path: Path) -> tuple:
+    try:
+        s = path.stat()
+    except FileNotFoundError:  # never written, or renamed away by a writer just now
+        return (str(path),)
+    return str(path), s.st_ino, s.st_mtime_ns, s.st_ctime_ns, s.st_size
+
+
 def _signature(paths) -> tuple:
-    stats = [(p, p.stat()) if p.exists() else (p, None) for p in paths]
-    return tuple((str(p), s.st_ino, s.st_mtime_ns, s.st_ctime_ns, s.st_size) if s else (str(p),)
-                 for p, s in stats)
+    return tuple(_stat(path) for path in paths)
 
 
 def _pending(path: Path) -> Path:
