@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 import urllib.error
 import urllib.request
@@ -23,18 +22,15 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from sslcore.data.base import SPLIT_NAMES, ImageDataset, check_path_exists, make_split
+from sslcore.data.base import (SPLIT_NAMES, ImageDataset, check_path_exists, dataset_byte_limit, format_bytes,
+                               limit_explained, make_split)
 from sslcore.io import atomic_write_bytes
 from sslcore.paths import data_home
 
 SIZES = (28, 64, 128, 224)
 _ZENODO = "https://zenodo.org/records/10519652/files"
-# The arrays of one file may declare at most this share of the machine's physical memory together
-# (they are read whole, and training copies batches out of them), and never more than MAX_NPZ_BYTES,
-# so that one file cannot take a shared server's memory. A compressed .npz of a few MB can declare
-# gigabytes of zeros: the declared sizes are checked before anything is inflated.
-MEMORY_FRACTION = 0.5
-MAX_NPZ_BYTES = 32 * 2**30
+# A compressed .npz of a few MB can declare gigabytes of zeros: the sizes its .npy headers declare
+# are checked against ``dataset_byte_limit()`` before anything is inflated.
 # More classes than this is not a labelled image dataset but a corrupt or crafted label array.
 MAX_CLASSES = 1000
 ARRAY_NAMES = tuple(f"{split}_{kind}" for split in SPLIT_NAMES for kind in ("images", "labels"))
@@ -163,23 +159,6 @@ def flag_from_path(path: Path) -> str | None:
     return match.group(1) if match and match.group(1) in MEDMNIST else None
 
 
-def npz_byte_limit() -> int:
-    """How many bytes the arrays of one ``.npz`` may declare together: MEMORY_FRACTION of physical
-    memory, at most MAX_NPZ_BYTES."""
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (not POSIX): only the cap applies
-        return MAX_NPZ_BYTES
-    return min(MAX_NPZ_BYTES, int(physical * MEMORY_FRACTION))
-
-
-def _size(n_bytes: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:,.1f} {unit}"
-    return f"{n_bytes} bytes"
-
-
 @dataclass(frozen=True)
 class _Declared:
     """What the ``.npy`` header of one array of the archive declares."""
@@ -194,7 +173,7 @@ class _Declared:
         return math.prod(self.shape) * self.dtype.itemsize
 
     def describe(self) -> str:
-        return f"shape {self.shape} {self.dtype}, {_size(self.n_bytes)}"
+        return f"shape {self.shape} {self.dtype}, {format_bytes(self.n_bytes)}"
 
 
 def _read_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo, what: str) -> _Declared:
@@ -228,21 +207,20 @@ def _chw(shape: tuple[int, ...]) -> tuple[int, ...] | None:
 
 def _check_declared(path: Path, declared: dict[str, _Declared]) -> None:
     """Refuse, from the headers alone, arrays too large for memory or of the wrong kind or shape."""
-    limit = npz_byte_limit()
-    share = f"({MEMORY_FRACTION:.0%} of this machine's memory, at most {_size(MAX_NPZ_BYTES)})"
+    limit = dataset_byte_limit()
     name, biggest = max(declared.items(), key=lambda item: item[1].n_bytes)
     if biggest.n_bytes > limit:
-        raise ValueError(f"{path}: array {name} declares {biggest.describe()}; the limit is {_size(limit)} {share}")
+        raise ValueError(f"{path}: array {name} declares {biggest.describe()}; the limit is {limit_explained()}")
     total = sum(d.n_bytes for d in declared.values())
     if total > limit:
-        raise ValueError(f"{path}: its arrays declare {_size(total)} together (the largest, {name}, "
-                         f"{biggest.describe()}); the limit is {_size(limit)} {share}")
+        raise ValueError(f"{path}: its arrays declare {format_bytes(total)} together (the largest, {name}, "
+                         f"{biggest.describe()}); the limit is {limit_explained()}")
     for name, d in declared.items():
         if d.dtype.hasobject or d.dtype.fields is not None or d.dtype.kind not in "biuf":
             raise ValueError(f"{path}: array {name} holds {d.dtype} values; images and labels must be numbers")
         if d.n_bytes > d.member.file_size - d.header_bytes:
             raise ValueError(f"{path}: array {name} declares {d.describe()} but holds only "
-                             f"{_size(max(d.member.file_size - d.header_bytes, 0))} (truncated?)")
+                             f"{format_bytes(max(d.member.file_size - d.header_bytes, 0))} (truncated?)")
     image_shapes, label_shapes = {}, {}
     for split in SPLIT_NAMES:
         images, labels = declared[f"{split}_images"].shape, declared[f"{split}_labels"].shape
@@ -288,7 +266,7 @@ def _check_labels(path: Path, labels: dict[str, np.ndarray]) -> int:
 def load_npz(path: str | Path, *, image_size: int | None = None) -> ImageDataset:
     """Read a MedMNIST-layout ``.npz`` file.
 
-    The ``.npy`` headers are read first: arrays declaring more than ``npz_byte_limit()`` bytes
+    The ``.npy`` headers are read first: arrays declaring more than ``dataset_byte_limit()`` bytes
     together, or of the wrong dtype or shape, are refused before anything is inflated; the labels
     are read and checked (at most MAX_CLASSES classes) before the images.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from sslcore.data import npz
+from sslcore.data import base, npz
 
 SIZES = {"train": 12, "val": 4, "test": 5}
 
@@ -63,7 +63,7 @@ def test_header_declaring_a_terabyte_is_refused_without_allocating(tmp_path):
 
 
 def test_compressed_zeros_are_refused_before_inflating(tmp_path, monkeypatch):
-    monkeypatch.setattr(npz, "MAX_NPZ_BYTES", 50 * 10**6)
+    monkeypatch.setattr(base, "MAX_DATASET_BYTES", 50 * 10**6)
     path = _write_members(tmp_path / "zeros.npz",
                           _members(train_images=((12, 3000, 3000), np.uint8, 12 * 3000 * 3000)))
     assert path.stat().st_size < 10**6  # 108 MB of zeros compress to a few hundred kB
@@ -71,17 +71,10 @@ def test_compressed_zeros_are_refused_before_inflating(tmp_path, monkeypatch):
 
 
 def test_arrays_too_large_together_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(npz, "MAX_NPZ_BYTES", 15_000)
+    monkeypatch.setattr(base, "MAX_DATASET_BYTES", 15_000)
     path = _write_members(tmp_path / "together.npz", _members())
     with pytest.raises(ValueError, match=r"its arrays declare 16\.5 kB together .* the limit is 15\.0 kB"):
         npz.load_npz(path)
-
-
-def test_limit_is_a_share_of_physical_memory():
-    import os
-
-    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    assert npz.npz_byte_limit() == min(npz.MAX_NPZ_BYTES, int(physical * npz.MEMORY_FRACTION))
 
 
 def test_two_billion_as_a_label_builds_nothing(tmp_path):
