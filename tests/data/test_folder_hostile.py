@@ -34,9 +34,13 @@ def _png_declaring(path, width, height):
 def test_jpeg_is_decoded_at_a_reduced_scale(tmp_path, monkeypatch):
     path = tmp_path / "big.jpg"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), dtype=np.uint8)).save(path)
-    decoded = []
-    convert = Image.Image.convert
-    monkeypatch.setattr(Image.Image, "convert", lambda self, *a, **k: decoded.append(self.size) or convert(self, *a, **k))
+    decoded, convert = [], Image.Image.convert
+
+    def convert_and_record(self, *args, **kwargs):
+        decoded.append(self.size)
+        return convert(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "convert", convert_and_record)
     pixels = folder.read_image(path, 64)
     assert pixels.shape == (64, 64, 3) and decoded == [(256, 256)]  # 1/8 scale, never 2048 x 2048
     assert folder.read_image(path).shape == (2048, 2048, 3)
