@@ -224,11 +224,11 @@ def _layers(include_user: bool) -> list[tuple[Path, Path, bool]]:
     return [(SHIPPED_BIB, SHIPPED_CSV, False)] + ([(*user_layer_paths(), True)] if include_user else [])
 
 
-def _signature_of(layers) -> tuple:
-    """The layers' files as they are now, with what an interrupted change left (so that a cached
-    catalogue is not served while it waits to be recovered)."""
-    paths = [path for bib, csv, _ in layers for path in (bib, csv)]
-    return _signature(paths + (_write_in_progress_files() if len(layers) > 1 else []))
+def _signature_of(include_user: bool) -> tuple:
+    """The layers' files as they are now, with what an interrupted change of the user layer left
+    (so that a cached catalogue is not served while it waits to be recovered)."""
+    paths = [path for bib, csv, _ in _layers(include_user) for path in (bib, csv)]
+    return _signature(paths + (_write_in_progress_files() if include_user else []))
 
 
 def load_catalogue(*, include_user: bool = True) -> Catalogue:
@@ -240,20 +240,20 @@ def load_catalogue(*, include_user: bool = True) -> Catalogue:
     """
     layers = _layers(include_user)
     with _cache_lock:
-        cached = _cache.get(_signature_of(layers))
+        cached = _cache.get(_signature_of(include_user))
     if cached is not None:
         return cached
     if not include_user:
-        signature, catalogue = _signature_of(layers), _read_catalogue(layers)
+        signature, catalogue = _signature_of(include_user), _read_catalogue(layers)
     else:
         with _user_layer_lock(exclusive=False):
             interrupted = any(path.exists() for path in _write_in_progress_files())
             if not interrupted:
-                signature, catalogue = _signature_of(layers), _read_catalogue(layers)
+                signature, catalogue = _signature_of(include_user), _read_catalogue(layers)
         if interrupted:
             with _user_layer_lock(exclusive=True):
                 _recover_pair()
-                signature, catalogue = _signature_of(layers), _read_catalogue(layers)
+                signature, catalogue = _signature_of(include_user), _read_catalogue(layers)
     with _cache_lock:
         _cache.clear()  # only the current version is worth keeping
         _cache[signature] = catalogue
