@@ -17,12 +17,23 @@ __all__ = ["ANNOTATION_COLUMNS", "FACETS", "MAX_IMPORT_BYTES", "Catalogue", "Fil
            "user_layer_paths"]
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value) -> str:
+    """``value`` as a cell a spreadsheet shows as text: a formula-like value gets a leading "'"."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def export_csv(studies) -> str:
-    """The studies as CSV: bibliographic facts and annotations, one row a study."""
+    """The studies as CSV for a spreadsheet: bibliographic facts and annotations, one row a study.
+    A cell that would start a formula (a title "=HYPERLINK(...)") is written with a leading "'"."""
     from sslcore.catalogue.study import to_csv
 
     columns = ("key", "title", "authors", "year", "venue", "doi", "arxiv_id", "url") + ANNOTATION_COLUMNS[1:]
     rows = [{**study.annotations(), "title": study.title, "authors": "; ".join(study.authors),
              "year": study.year or "", "venue": study.venue, "doi": study.doi,
              "arxiv_id": study.arxiv_id, "url": study.url} for study in studies]
-    return to_csv(rows, columns)
+    return to_csv([{column: _inert(value) for column, value in row.items()} for row in rows], columns)

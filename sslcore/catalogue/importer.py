@@ -7,13 +7,13 @@ is written; entries that cannot be used are rejected one by one with their reaso
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sslcore.catalogue.study import BibEntry, Study, entry_problems, parse_bibtex, read_annotations, study_from
+from sslcore.catalogue.study import (MAX_FIELD_CHARS, BibEntry, Study, entry_problems, parse_bibtex,
+                                     read_annotations, study_from)
 from sslcore.catalogue.taxonomy import VOCABULARY_COLUMNS, load_taxonomy
-from sslcore.catalogue.text import normalise_title
+from sslcore.catalogue.text import arxiv_base, excerpt, normalise_title
 
 # A BibTeX file of several thousand references stays well under this size.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -86,18 +86,19 @@ def _identities(study: Study) -> list[tuple[str, str]]:
     if study.doi:
         ids.append(("DOI", study.doi.lower()))
     if study.arxiv_id:
-        ids.append(("arXiv id", re.sub(r"v\d+$", "", study.arxiv_id.lower())))
+        ids.append(("arXiv id", arxiv_base(study.arxiv_id).lower()))
     ids.append(("title", normalise_title(study.title)))
     return ids
 
 
 def _annotation_problems(row: dict[str, str], taxonomy) -> list[str]:
-    problems = []
+    problems = [f"column '{column}' has {len(value):,} characters (the limit is {MAX_FIELD_CHARS:,})"
+                for column, value in row.items() if len(value) > MAX_FIELD_CHARS]
     for column in VOCABULARY_COLUMNS:
         value = row.get(column, "")
         if value and value not in taxonomy.vocabulary(column):
             allowed = ", ".join(taxonomy.vocabulary(column))
-            problems.append(f"unknown {column} '{value}' (allowed: {allowed})")
+            problems.append(f"unknown {column} '{excerpt(value)}' (allowed: {allowed})")
     return problems
 
 
@@ -126,7 +127,7 @@ def import_bibtex(bibtex: bytes | str | os.PathLike, annotations: bytes | str | 
     Raises:
         ValueError: when a file is missing, too large, not UTF-8, or the CSV has no key column.
     """
-    from sslcore.catalogue.store import load_catalogue, write_user_layer
+    from sslcore.catalogue.store import load_catalogue, update_user_layer
 
     text = read_upload(bibtex, "the BibTeX upload")
     rows = {}
@@ -136,37 +137,48 @@ def import_bibtex(bibtex: bytes | str | os.PathLike, annotations: bytes | str | 
         for row in read_annotations(read_upload(annotations, "the annotations upload"), "annotations CSV"):
             problems = _annotation_problems(row, taxonomy)
             if problems:
-                report.rejected.append(Rejection(f"annotations for {row.get('key') or '(no key)'}",
+                report.rejected.append(Rejection(f"annotations for {excerpt(row.get('key', '')) or '(no key)'}",
                                                  "; ".join(problems)))
             else:
                 rows[row.get("key", "")] = row
     entries, failures = parse_bibtex(text)
     report.rejected += [Rejection(f"line {line}", reason) for line, reason in failures]
-
-    catalogue = load_catalogue()
-    known = {identity: study.key for study in catalogue.studies for identity in _identities(study)}
-    taken = {study.key for study in catalogue.studies}
-    used_rows = set()
+    usable = []
     for entry in entries:
         problems = entry_problems(entry)
         if problems:
-            report.rejected.append(Rejection(entry.key or f"line {entry.line}", "; ".join(problems)))
-            continue
-        notes = rows.get(entry.key, {})
-        used_rows.add(entry.key)
-        key = _free_key(entry.key, taken)
-        study = study_from(BibEntry(key, entry.entry_type, entry.fields, entry.line), notes, user_added=True,
-                           method_families=taxonomy.method_families(notes.get("ssl_method", "")))
-        identities = _identities(study)
-        match = next(((kind, known[(kind, value)]) for kind, value in identities if (kind, value) in known), None)
-        if match:
-            report.duplicates.append(Duplicate(entry.key, study.title, match[1], match[0]))
-            continue
-        known.update({identity: key for identity in identities})
-        taken.add(key)
-        report.added.append(study)
-    report.rejected += [Rejection(f"annotations for {key}", "no BibTeX entry with this key in the upload")
+            report.rejected.append(Rejection(excerpt(entry.key) or f"line {entry.line}", "; ".join(problems)))
+        else:
+            usable.append(entry)
+
+    def add(catalogue) -> list[Study] | None:
+        """Sort the usable entries into added and duplicates against ``catalogue`` (read under the
+        user layer's lock, so that a concurrent import is seen); the new user layer, or None."""
+        known = {identity: study.key for study in catalogue.studies for identity in _identities(study)}
+        taken = {study.key for study in catalogue.studies}
+        for entry in usable:
+            notes = rows.get(entry.key, {})
+            key = _free_key(entry.key, taken)
+            study = study_from(BibEntry(key, entry.entry_type, entry.fields, entry.line), notes, user_added=True,
+                               method_families=taxonomy.method_families(notes.get("ssl_method", "")))
+            identities = _identities(study)
+            match = next(((kind, known[(kind, value)]) for kind, value in identities if (kind, value) in known),
+                         None)
+            if match:
+                report.duplicates.append(Duplicate(entry.key, study.title, match[1], match[0]))
+                continue
+            known.update({identity: key for identity in identities})
+            taken.add(key)
+            report.added.append(study)
+        if not report.added or dry_run:
+            return None
+        return [s for s in catalogue.studies if s.user_added] + report.added
+
+    if dry_run:
+        add(load_catalogue())
+    else:
+        update_user_layer(add)
+    used_rows = {entry.key for entry in usable}
+    report.rejected += [Rejection(f"annotations for {excerpt(key)}", "no BibTeX entry with this key in the upload")
                         for key in rows if key not in used_rows]
-    if report.added and not dry_run:
-        write_user_layer([s for s in catalogue.studies if s.user_added] + report.added)
     return report

@@ -6,12 +6,16 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from sslcore.catalogue.text import (arxiv_id_from, clean_latex, is_valid_arxiv_id, is_valid_doi,
+from sslcore.catalogue.text import (arxiv_id_from, clean_latex, excerpt, is_valid_arxiv_id, is_valid_doi,
                                     normalise_doi, split_authors)
 
 # Columns of studies.csv / user.csv, in order: the key joins a row to its BibTeX entry.
 ANNOTATION_COLUMNS = ("key", "modality", "anatomy", "task", "ssl_strategy", "ssl_method",
                       "pretrain_data", "claim", "known_in_review", "verified_by")
+# The longest field value (BibTeX field or CSV cell) and citation key accepted. A long abstract has
+# about 3,000 characters and an author list of 500 names about 15,000.
+MAX_FIELD_CHARS = 20_000
+MAX_KEY_CHARS = 200
 # BibTeX field naming the venue, by entry type; other types fall back to the first one present.
 VENUE_FIELDS = ("journal", "booktitle", "howpublished", "publisher", "school", "institution")
 # Fields written first when an entry is exported, in this order; any other field follows.
@@ -94,9 +98,9 @@ def parse_bibtex(text: str) -> tuple[list[BibEntry], list[tuple[int, str]]]:
     failures = []
     for block in library.failed_blocks:
         if isinstance(block, DuplicateBlockKeyBlock):
-            reason = f"duplicate key '{block.key}'"
+            reason = f"duplicate key '{excerpt(block.key)}'"
         elif isinstance(block, ParsingFailedBlock):
-            detail = " ".join(str(block.error).split()) or type(block.error).__name__
+            detail = excerpt(" ".join(str(block.error).split()), 200) or type(block.error).__name__
             reason = f"unreadable BibTeX ({detail})"
         else:
             reason = "unreadable BibTeX block"
@@ -105,8 +109,18 @@ def parse_bibtex(text: str) -> tuple[list[BibEntry], list[tuple[int, str]]]:
 
 
 def entry_problems(entry: BibEntry) -> list[str]:
-    """What makes ``entry`` unusable for the catalogue: no key, no title or year, a malformed DOI or
-    arXiv id. Empty when the entry is fine."""
+    """What makes ``entry`` unusable for the catalogue: a key or field over the length limits, no key,
+    no title or year, a malformed DOI or arXiv id. Empty when the entry is fine."""
+    too_long = []
+    if len(entry.key) > MAX_KEY_CHARS:
+        too_long.append(f"citation key has {len(entry.key):,} characters (the limit is {MAX_KEY_CHARS})")
+    for name, value in entry.fields.items():
+        if len(name) > MAX_KEY_CHARS:
+            too_long.append(f"a field name has {len(name):,} characters (the limit is {MAX_KEY_CHARS})")
+        elif len(value) > MAX_FIELD_CHARS:
+            too_long.append(f"field '{name}' has {len(value):,} characters (the limit is {MAX_FIELD_CHARS:,})")
+    if too_long:  # nothing else is looked at: an over-long value is not worth processing
+        return too_long
     problems = []
     if not entry.key:
         problems.append("entry has no citation key")
@@ -116,13 +130,13 @@ def entry_problems(entry: BibEntry) -> list[str]:
     if not year:
         problems.append("missing year")
     elif not (year.isdigit() and len(year) == 4):
-        problems.append(f"year '{year}' is not a four-digit year")
+        problems.append(f"year '{excerpt(year)}' is not a four-digit year")
     doi = normalise_doi(entry.fields.get("doi", ""))
     if doi and not is_valid_doi(doi):
-        problems.append(f"malformed DOI '{doi}' (expected 10.<registrant>/<suffix>)")
+        problems.append(f"malformed DOI '{excerpt(doi)}' (expected 10.<registrant>/<suffix>)")
     arxiv_id = arxiv_id_from(entry.fields)
     if arxiv_id and not is_valid_arxiv_id(arxiv_id):
-        problems.append(f"malformed arXiv id '{arxiv_id}' (expected e.g. 2002.05709)")
+        problems.append(f"malformed arXiv id '{excerpt(arxiv_id)}' (expected e.g. 2002.05709)")
     return problems
 
 
@@ -166,14 +180,18 @@ def _braced(value: str) -> str:
 
 
 def read_annotations(text: str, source: str) -> list[dict[str, str]]:
-    """Rows of an annotations CSV; raises ValueError naming ``source`` when it has no ``key`` column."""
+    """Rows of an annotations CSV; raises ValueError naming ``source`` when it has no ``key`` column
+    or cannot be read as CSV (a cell over the csv module's 128 KiB limit, for one)."""
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "key" not in [name.strip() for name in reader.fieldnames]:
-        raise ValueError(f"{source}: an annotations CSV needs a 'key' column "
-                         f"(columns allowed: {', '.join(ANNOTATION_COLUMNS)})")
-    return [{(name or "").strip(): (value or "").strip() for name, value in row.items()
-             if name and name.strip() in ANNOTATION_COLUMNS}
-            for row in reader]
+    try:
+        if not reader.fieldnames or "key" not in [name.strip() for name in reader.fieldnames]:
+            raise ValueError(f"{source}: an annotations CSV needs a 'key' column "
+                             f"(columns allowed: {', '.join(ANNOTATION_COLUMNS)})")
+        return [{(name or "").strip(): (value or "").strip() for name, value in row.items()
+                 if name and name.strip() in ANNOTATION_COLUMNS}
+                for row in reader]
+    except csv.Error as error:
+        raise ValueError(f"{source} line {reader.line_num + 1}: not readable as CSV ({error})") from None
 
 
 def to_csv(rows: list[dict[str, str]], columns) -> str:

@@ -1,4 +1,10 @@
-"""Text helpers shared by search, import and validation: normalisation, LaTeX clean-up, identifiers."""
+"""Text helpers shared by search, import and validation: normalisation, LaTeX clean-up, identifiers.
+
+Imported files come from anyone, and Python's regex engine holds the GIL while one match runs, so
+every pattern here runs in time linear in its input: a quantifier that could give characters back
+is possessive (``*+``, ``++``) or can only start where a run starts (a lookbehind), so no run of
+text is scanned more than a bounded number of times.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,22 @@ import re
 import unicodedata
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
-_DOI_PREFIX = re.compile(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
-# New-style arXiv ids (2007 on) and old-style ones such as "cs.CV/0601001".
-_ARXIV = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
-_ARXIV_URL = re.compile(r"arxiv\.org/(abs|pdf)/([^\s?#]+?)(\.pdf)?$", re.IGNORECASE)
+_DOI = re.compile(r"10\.\d{4,9}/\S++")
+_DOI_PREFIX = re.compile(r"https?://(?:dx\.)?doi\.org/|doi:\s*+", re.IGNORECASE)
+# New-style arXiv ids (2007 on) and old-style ones such as "cs.CV/0601001"; group 1 is the id
+# without its version.
+_ARXIV = re.compile(r"(\d{4}\.\d{4,5}|[a-z\-]++(?:\.[A-Z]{2})?/\d{7})(?:v\d++)?")
+_ARXIV_PATH = re.compile(r"arxiv\.org/(?:abs|pdf)/", re.IGNORECASE)
+# A run of URL path characters: anything but white space and the "?" or "#" that ends the path.
+_URL_PATH = re.compile(r"[^\s?#]*+")
 # The LaTeX a BibTeX manager commonly writes for characters outside ASCII.
 _LATEX_ESCAPES = {r"\&": "&", r"\%": "%", r"\_": "_", r"\$": "$", r"\#": "#", "~": " ", "--": "-"}
-_LATEX_ACCENT = re.compile(r"\\([`'^\"~=.uvHc])\s*\{?\s*([A-Za-z])\}?")
+_LATEX_ACCENT = re.compile(r"\\([`'^\"~=.uvHc])\s*+(?:\{\s*+)?+([A-Za-z])\}?")
 _ACCENT_MARKS = {"`": "\u0300", "'": "\u0301", "^": "\u0302", '"': "\u0308", "~": "\u0303",
                  "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327"}
+# A brace, or the word "and" between white space: the white space run is matched only from its
+# first character, so a long run is scanned once rather than once per position.
+_AUTHOR_MARKS = re.compile(r"[{}]|(?<!\s)\s++and(?=\s)")
 
 
 def fold(text: str) -> str:
@@ -34,6 +46,11 @@ def normalise_title(title: str) -> str:
     return " ".join(tokenize(title))
 
 
+def excerpt(value: str, limit: int = 60) -> str:
+    """``value`` cut to ``limit`` characters (with "...") for quoting it in a message."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
 def clean_latex(value: str) -> str:
     """BibTeX field text as a reader sees it: accents decoded, escapes and braces removed."""
     value = _LATEX_ACCENT.sub(lambda m: unicodedata.normalize("NFC", m[2] + _ACCENT_MARKS[m[1]]), value)
@@ -45,7 +62,7 @@ def clean_latex(value: str) -> str:
 def split_authors(field: str) -> list[str]:
     """Split a BibTeX author field on the top-level word "and" (braced names stay whole)."""
     names, depth, start = [], 0, 0
-    for match in re.finditer(r"[{}]|\s+and\s+", field):
+    for match in _AUTHOR_MARKS.finditer(field):
         token = match.group()
         if token == "{":
             depth += 1
@@ -60,22 +77,37 @@ def split_authors(field: str) -> list[str]:
 
 def normalise_doi(value: str) -> str:
     """A DOI without its resolver prefix ("https://doi.org/10.1/x" -> "10.1/x"); "" stays ""."""
-    return _DOI_PREFIX.sub("", value.strip())
+    value = value.strip()
+    prefix = _DOI_PREFIX.match(value)
+    return value[prefix.end():] if prefix else value
 
 
 def is_valid_doi(doi: str) -> bool:
-    return bool(_DOI.match(doi))
+    return _DOI.fullmatch(doi) is not None
 
 
 def is_valid_arxiv_id(arxiv_id: str) -> bool:
-    return bool(_ARXIV.match(arxiv_id))
+    return _ARXIV.fullmatch(arxiv_id) is not None
+
+
+def arxiv_base(arxiv_id: str) -> str:
+    """A valid arXiv id without its version ("2002.05709v2" -> "2002.05709"); other text unchanged."""
+    match = _ARXIV.fullmatch(arxiv_id)
+    return match[1] if match else arxiv_id
 
 
 def arxiv_id_from(fields: dict[str, str]) -> str:
     """The arXiv id of a BibTeX entry: its ``eprint`` (when the archive is arXiv or unnamed), else
-    an arxiv.org URL; "" when it has none."""
+    the path of an arxiv.org/abs/ or /pdf/ URL (without ".pdf"); "" when it has none."""
     eprint = fields.get("eprint", "").strip()
     if eprint and fields.get("archiveprefix", "arxiv").strip().lower() == "arxiv":
-        return re.sub(r"^arxiv:", "", eprint, flags=re.IGNORECASE)
-    match = _ARXIV_URL.search(fields.get("url", "").strip())
-    return match[2] if match else ""
+        return eprint[len("arxiv:"):] if eprint[:len("arxiv:")].lower() == "arxiv:" else eprint
+    url = fields.get("url", "").strip()
+    # The id runs to the end of the URL, after its last white space, "?" or "#" (found by matching
+    # the reversed URL from its start, which cannot backtrack).
+    path_start = len(url) - _URL_PATH.match(url[::-1]).end()
+    marker = _ARXIV_PATH.search(url, path_start)
+    if marker is None or marker.end() == len(url):
+        return ""
+    arxiv_id = url[marker.end():]
+    return arxiv_id[:-4] if arxiv_id[-4:].lower() == ".pdf" and len(arxiv_id) > 4 else arxiv_id

@@ -6,6 +6,7 @@ device with no per-image Python.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,6 +15,35 @@ import torch
 
 SPLIT_NAMES = ("train", "val", "test")
 TASKS = ("binary", "multi-class", "multi-label")
+# A loader refuses a dataset whose images would take more than this share of the machine's physical
+# memory (they are held whole, and training copies batches out of them), and never more than
+# MAX_DATASET_BYTES, so that one file or folder cannot take a shared server's memory.
+MEMORY_FRACTION = 0.5
+MAX_DATASET_BYTES = 32 * 2**30
+
+
+def dataset_byte_limit() -> int:
+    """How many bytes one dataset's arrays may take: MEMORY_FRACTION of physical memory, at most
+    MAX_DATASET_BYTES."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (not POSIX): only the cap applies
+        return MAX_DATASET_BYTES
+    return min(MAX_DATASET_BYTES, int(physical * MEMORY_FRACTION))
+
+
+def format_bytes(n_bytes: int) -> str:
+    """``n_bytes`` for a message: "3.2 GB", "108.0 MB", "9.4 kB", "12 bytes"."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def limit_explained() -> str:
+    """The dataset memory limit and where it comes from, for a message."""
+    return (f"{format_bytes(dataset_byte_limit())} ({MEMORY_FRACTION:.0%} of this machine's memory, "
+            f"at most {format_bytes(MAX_DATASET_BYTES)})")
 
 
 @dataclass

@@ -10,21 +10,30 @@ package (``medmnist/info.py``, v3.0.2).
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
-from sslcore.data.base import SPLIT_NAMES, ImageDataset, check_path_exists, make_split
+from sslcore.data.base import (SPLIT_NAMES, ImageDataset, check_path_exists, dataset_byte_limit, format_bytes,
+                               limit_explained, make_split)
 from sslcore.io import atomic_write_bytes
 from sslcore.paths import data_home
 
 SIZES = (28, 64, 128, 224)
 _ZENODO = "https://zenodo.org/records/10519652/files"
+# A compressed .npz of a few MB can declare gigabytes of zeros: the sizes its .npy headers declare
+# are checked against ``dataset_byte_limit()`` before anything is inflated.
+# More classes than this is not a labelled image dataset but a corrupt or crafted label array.
+MAX_CLASSES = 1000
+ARRAY_NAMES = tuple(f"{split}_{kind}" for split in SPLIT_NAMES for kind in ("images", "labels"))
 _ORGAN_LABELS = ["bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right", "liver",
                  "lung-left", "lung-right", "pancreas", "spleen"]
 
@@ -150,8 +159,116 @@ def flag_from_path(path: Path) -> str | None:
     return match.group(1) if match and match.group(1) in MEDMNIST else None
 
 
+@dataclass(frozen=True)
+class _Declared:
+    """What the ``.npy`` header of one array of the archive declares."""
+
+    member: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    header_bytes: int
+
+    @property
+    def n_bytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    def describe(self) -> str:
+        return f"shape {self.shape} {self.dtype}, {format_bytes(self.n_bytes)}"
+
+
+def _read_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo, what: str) -> _Declared:
+    with archive.open(member) as stream:
+        try:
+            version = npy_format.read_magic(stream)
+        except ValueError:
+            raise ValueError(f"{what} is not a .npy array") from None
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"{what} is in .npy format {version[0]}.{version[1]}; only 1.0 and 2.0 are read")
+        read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        try:
+            shape, _, dtype = read(stream)
+        except ValueError as error:
+            raise ValueError(f"{what} has an unreadable .npy header: {error}") from None
+        if any(n < 0 for n in shape):
+            raise ValueError(f"{what} declares the impossible shape {shape}")
+        return _Declared(member, tuple(shape), dtype, stream.tell())
+
+
+def _chw(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """(C, H, W) of an images array laid out as ``make_split`` accepts, else None."""
+    if len(shape) == 3:
+        return (1, *shape[1:])
+    if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3):
+        return (shape[-1], *shape[1:3])
+    if len(shape) == 4 and shape[1] in (1, 3):
+        return shape[1:]
+    return None
+
+
+def _check_declared(path: Path, declared: dict[str, _Declared]) -> None:
+    """Refuse, from the headers alone, arrays too large for memory or of the wrong kind or shape."""
+    limit = dataset_byte_limit()
+    name, biggest = max(declared.items(), key=lambda item: item[1].n_bytes)
+    if biggest.n_bytes > limit:
+        raise ValueError(f"{path}: array {name} declares {biggest.describe()}; the limit is {limit_explained()}")
+    total = sum(d.n_bytes for d in declared.values())
+    if total > limit:
+        raise ValueError(f"{path}: its arrays declare {format_bytes(total)} together (the largest, {name}, "
+                         f"{biggest.describe()}); the limit is {limit_explained()}")
+    for name, d in declared.items():
+        if d.dtype.hasobject or d.dtype.fields is not None or d.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: array {name} holds {d.dtype} values; images and labels must be numbers")
+        if d.n_bytes > d.member.file_size - d.header_bytes:
+            raise ValueError(f"{path}: array {name} declares {d.describe()} but holds only "
+                             f"{format_bytes(max(d.member.file_size - d.header_bytes, 0))} (truncated?)")
+    image_shapes, label_shapes = {}, {}
+    for split in SPLIT_NAMES:
+        images, labels = declared[f"{split}_images"].shape, declared[f"{split}_labels"].shape
+        chw = _chw(images)
+        if chw is None:
+            raise ValueError(f"{path}: {split}_images must be (N, H, W) or (N, H, W, 1|3), got shape {images}")
+        if chw[1] != chw[2] or chw[1] == 0:
+            raise ValueError(f"{path}: {split}_images are {chw[1]}x{chw[2]} px; images must be square")
+        if len(labels) not in (1, 2) or (len(labels) == 2 and not 1 <= labels[1] <= MAX_CLASSES):
+            raise ValueError(f"{path}: {split}_labels must be (N,), (N, 1) or (N, L) with L at most "
+                             f"{MAX_CLASSES}, got shape {labels}")
+        if images[0] != labels[0]:
+            raise ValueError(f"{path} [{split}]: {images[0]} images but {labels[0]} labels")
+        if images[0] == 0:
+            raise ValueError(f"{path}: the {split} split has no images")
+        image_shapes[split] = chw
+        label_shapes[split] = labels[1:] if labels[1:] != (1,) else ()
+    if len(set(image_shapes.values())) > 1:
+        raise ValueError(f"{path}: splits have images of different shapes {image_shapes}")
+    if len(set(label_shapes.values())) > 1:
+        raise ValueError(f"{path}: splits have labels of different shapes {label_shapes}")
+
+
+def _check_labels(path: Path, labels: dict[str, np.ndarray]) -> int:
+    """The number of classes (labels per image for multi-label) the label arrays hold; ValueError
+    for negative, fractional or too large class indices and for multi-label values other than 0/1."""
+    multi_label = labels["train"].ndim == 2 and labels["train"].shape[1] > 1
+    for split, values in labels.items():
+        if values.dtype.kind == "f" and not np.array_equal(values, np.floor(values)):
+            raise ValueError(f"{path}: {split}_labels hold fractional values; labels must be whole numbers")
+        if multi_label and not np.isin(values, (0, 1)).all():
+            raise ValueError(f"{path}: {split}_labels of a multi-label dataset must be 0 or 1")
+        if values.min() < 0:
+            raise ValueError(f"{path}: {split}_labels hold {values.min():g}; class indices start at 0")
+        if not multi_label and values.max() >= MAX_CLASSES:
+            raise ValueError(f"{path}: {split}_labels reach {values.max():,.0f}; at most {MAX_CLASSES:,} classes "
+                             f"are supported (class indices 0..{MAX_CLASSES - 1})")
+    if multi_label:
+        return labels["train"].shape[1]
+    return max(int(values.max()) for values in labels.values()) + 1
+
+
 def load_npz(path: str | Path, *, image_size: int | None = None) -> ImageDataset:
     """Read a MedMNIST-layout ``.npz`` file.
+
+    The ``.npy`` headers are read first: arrays declaring more than ``dataset_byte_limit()`` bytes
+    together, or of the wrong dtype or shape, are refused before anything is inflated; the labels
+    are read and checked (at most MAX_CLASSES classes) before the images.
 
     Args:
         path: the file; metadata (task, label names, licence) comes from the MedMNIST table when the
@@ -160,35 +277,44 @@ def load_npz(path: str | Path, *, image_size: int | None = None) -> ImageDataset
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not a readable ``.npz``, lacks an array, or arrays disagree.
+        ValueError: the file is not a readable ``.npz``, lacks an array, declares too much data,
+            holds arrays of the wrong kind or shape, or arrays disagree.
     """
     path = Path(path)
     check_path_exists(path, "MedMNIST file")
     try:
-        archive = np.load(path, allow_pickle=False)
-        arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename[:-len(".npy")]: info for info in archive.infolist()
+                       if info.filename.endswith(".npy")}
+            missing = [name for name in ARRAY_NAMES if name not in members]
+            if missing:
+                raise ValueError(f"{path}: missing array(s) {', '.join(missing)}; found "
+                                 f"{', '.join(sorted(members)) or 'no .npy arrays'}")
+            declared = {name: _read_header(archive, members[name], f"{path}: array {name}") for name in ARRAY_NAMES}
+            _check_declared(path, declared)
+
+            def read(name: str) -> np.ndarray:
+                with archive.open(members[name]) as stream:
+                    try:
+                        return npy_format.read_array(stream, allow_pickle=False)
+                    except ValueError as error:
+                        raise ValueError(f"{path}: array {name} could not be read (corrupt or truncated?): "
+                                         f"{error}") from None
+
+            labels = {split: read(f"{split}_labels") for split in SPLIT_NAMES}
+            n_found = _check_labels(path, labels)
+            splits = {split: make_split(read(f"{split}_images"), labels[split], None, f"{path} [{split}]")
+                      for split in SPLIT_NAMES}
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as error:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method
         raise ValueError(f"{path}: not a readable .npz file (corrupt or truncated?): {error}") from error
-    splits = {}
-    for split in SPLIT_NAMES:
-        missing = [key for key in (f"{split}_images", f"{split}_labels") if key not in arrays]
-        if missing:
-            raise ValueError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(sorted(arrays))}")
-        splits[split] = make_split(arrays[f"{split}_images"], arrays[f"{split}_labels"], None, f"{path} [{split}]")
-    shapes = {name: tuple(s.images.shape[1:]) for name, s in splits.items()}
-    if len(set(shapes.values())) > 1:
-        raise ValueError(f"{path}: splits have images of different shapes {shapes}")
-    if len({s.labels.shape[1:] for s in splits.values()}) > 1:
-        raise ValueError(f"{path}: splits have labels of different shapes")
     size = splits["train"].images.shape[-1]
     if image_size is not None and image_size != size:
         raise ValueError(f"{path} holds {size} px images, not {image_size} px; "
                          f"download the {image_size} px file or leave image_size unset")
 
     flag = flag_from_path(path)
-    labels = splits["train"].labels
-    multi_label = labels.ndim == 2
-    n_found = labels.shape[1] if multi_label else max(int(s.labels.max()) for s in splits.values()) + 1
+    multi_label = splits["train"].labels.ndim == 2
     if flag is not None:
         info = MEDMNIST[flag]
         task, label_names, licence = info.task, list(info.label_names), info.licence
