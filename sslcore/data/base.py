@@ -114,6 +114,24 @@ class ImageDataset:
     def to(self, device: torch.device | str) -> "ImageDataset":
         return replace(self, splits={name: split.to(device) for name, split in self.splits.items()})
 
+    def test_fingerprint(self) -> str:
+        """sha256 of the test split's images and labels (with their shapes and types): two runs whose
+        fingerprints differ were not scored on the same test set and must not be compared as if they were."""
+        import hashlib
+
+        test = self.splits["test"]
+        digest = hashlib.sha256()
+        for tensor in (test.images, test.labels):
+            array = tensor.detach().cpu().contiguous().numpy()
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()
+
+    def has_multi_image_patients(self) -> bool:
+        """Whether some patient of the training split has two or more images (what MICLe pairs)."""
+        ids = self.splits["train"].patient_ids
+        return len(ids) > 0 and int(ids.unique().numel()) < len(ids)
+
     def summary(self) -> dict:
         """Sizes and class counts per split, for display (``datasets describe``, the app)."""
         return {

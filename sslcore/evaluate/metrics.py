@@ -157,6 +157,20 @@ def balanced_accuracy(scores, labels, task: str) -> float:
     return _score("balanced_acc", scores, labels, task)
 
 
+def auc_under_weights(scores, labels, task: str, weights: torch.Tensor) -> torch.Tensor:
+    """The AUC of ``scores`` under each row of sample ``weights`` (B, N) (bootstrap counts, or ones):
+    (B,) values, NaN where a weighting leaves no problem with both positives and negatives."""
+    scores, labels = _as_tensors(scores, labels, task)
+    return _auc(scores, labels, task, weights.double())
+
+
+def bootstrap_weights(n: int, n_resamples: int, generator: torch.Generator) -> torch.Tensor:
+    """Draw counts (n_resamples, n) of ``n_resamples`` resamples of n samples with replacement."""
+    draws = torch.randint(n, (n_resamples, n), generator=generator)  # (B, N) sample indices
+    return torch.zeros(n_resamples, n, dtype=torch.float64).scatter_add_(
+        1, draws, torch.ones(n_resamples, n, dtype=torch.float64))
+
+
 def bootstrap_ci(
     scores,
     labels,
@@ -193,9 +207,7 @@ def bootstrap_ci(
     generator = torch.Generator().manual_seed(seed)
     values = []
     for start in range(0, n_resamples, _BOOTSTRAP_CHUNK):
-        b = min(_BOOTSTRAP_CHUNK, n_resamples - start)
-        draws = torch.randint(n, (b, n), generator=generator)  # (b, N) sample indices
-        counts = torch.zeros(b, n, dtype=torch.float64).scatter_add_(1, draws, torch.ones(b, n, dtype=torch.float64))
+        counts = bootstrap_weights(n, min(_BOOTSTRAP_CHUNK, n_resamples - start), generator)  # (b, N)
         values.append(_METRIC_FUNCTIONS[metric](scores, labels, task, counts))
     values = torch.cat(values)
     values = values[~torch.isnan(values)]

@@ -1,7 +1,9 @@
 """Evaluation protocols: linear probe and kNN on frozen features, and fine-tuning the whole network.
 
-Every protocol chooses its one hyper-parameter (L2 strength, k, early-stopping step) by AUC on the
-validation split, then scores the test split once; the test labels never influence a choice.
+Every protocol chooses its hyper-parameters (L2 strength; k; learning rate and early-stopping step)
+by AUC on the validation split, and its decision rule for accuracy and balanced accuracy on the
+validation split too (:mod:`sslcore.evaluate.decision`), then scores the test split once; the test
+labels never influence a choice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslcore.evaluate import metrics
+from sslcore.evaluate.decision import DecisionRule, choose_decision_rule
 from sslcore.evaluate.features import extract_features, model_input
 
 L2_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4)  # strongest first: ties on validation keep the simpler model
@@ -33,8 +36,11 @@ class ProbeResult:
         auc, acc, balanced_acc: test metrics (see :mod:`sslcore.evaluate.metrics`).
         auc_ci_low, auc_ci_high: percentile bootstrap interval of the test AUC.
         val_auc: validation AUC of the chosen setting.
-        selected: the setting chosen on validation (``{"l2": ...}``, ``{"k": ...}`` or ``{"step": ...}``).
+        selected: the setting chosen on validation (``{"l2": ...}``, ``{"k": ...}`` or
+            ``{"lr": ..., "step": ...}``).
         test_scores: float32 (N_test, K) class (or label) probabilities on the CPU.
+        decision_rule: how accuracy and balanced accuracy turn scores into predictions (chosen on
+            validation).
     """
 
     auc: float
@@ -45,16 +51,21 @@ class ProbeResult:
     val_auc: float
     selected: dict[str, float]
     test_scores: torch.Tensor = field(repr=False)
+    decision_rule: DecisionRule | None = field(default=None, repr=False)
 
 
 def _scored(test_scores: torch.Tensor, test_labels: torch.Tensor, task: str, val_auc: float,
-            selected: dict[str, float], bootstrap_seed: int) -> ProbeResult:
+            selected: dict[str, float], bootstrap_seed: int, val_scores: torch.Tensor,
+            val_labels: torch.Tensor) -> ProbeResult:
+    """Test metrics, with the decision rule chosen on the validation scores of the same setting."""
+    rule = choose_decision_rule(val_scores, val_labels, task)
+    decisions = rule.apply(test_scores.cpu())
     low, high = metrics.bootstrap_ci(test_scores, test_labels, task, seed=bootstrap_seed)
     return ProbeResult(auc=metrics.auc(test_scores, test_labels, task),
-                       acc=metrics.accuracy(test_scores, test_labels, task),
-                       balanced_acc=metrics.balanced_accuracy(test_scores, test_labels, task),
+                       acc=metrics.accuracy(decisions, test_labels, task),
+                       balanced_acc=metrics.balanced_accuracy(decisions, test_labels, task),
                        auc_ci_low=low, auc_ci_high=high, val_auc=val_auc, selected=selected,
-                       test_scores=test_scores.float().cpu())
+                       test_scores=test_scores.float().cpu(), decision_rule=rule)
 
 
 def n_outputs(task: str, *label_sets: torch.Tensor) -> int:
@@ -158,17 +169,19 @@ def linear_probe(
     x_val = standardised(val_feats)
     weight = torch.zeros(x.shape[1], k, device=device, requires_grad=True)  # (D, K)
     bias = torch.zeros(k, device=device, requires_grad=True)  # (K,)
-    best_auc, best_l2, best_params = -math.inf, None, None
+    best_auc, best_l2, best_params, best_val = -math.inf, None, None, None
     for l2 in l2_grid:
         _fit_logistic(x, y, task, l2, weight, bias, max_iter)
         with torch.no_grad():
-            val_auc = _validation_auc(_probabilities(x_val @ weight + bias, task).cpu(), val_labels, task)
+            val_scores = _probabilities(x_val @ weight + bias, task).cpu()
+        val_auc = _validation_auc(val_scores, val_labels, task)
         if best_l2 is None or val_auc > best_auc:
-            best_auc, best_l2, best_params = val_auc, l2, (weight.detach().clone(), bias.detach().clone())
+            best_auc, best_l2, best_val = val_auc, l2, val_scores
+            best_params = (weight.detach().clone(), bias.detach().clone())
     best_weight, best_bias = best_params
     with torch.no_grad():
         test_scores = _probabilities(standardised(test_feats) @ best_weight + best_bias, task).cpu()
-    return _scored(test_scores, test_labels, task, best_auc, {"l2": best_l2}, bootstrap_seed)
+    return _scored(test_scores, test_labels, task, best_auc, {"l2": best_l2}, bootstrap_seed, best_val, val_labels)
 
 
 def _knn_votes(train_feats: torch.Tensor, targets: torch.Tensor, query_feats: torch.Tensor,
@@ -234,7 +247,8 @@ def knn_probe(
     val_aucs = {k: _validation_auc(val_votes[k].cpu(), val_labels, task) for k in ks}
     best_k = max(ks, key=lambda k: (val_aucs[k], -k))  # ties: the smallest k
     test_scores = _knn_votes(train_feats, targets, test_feats.to(device), (best_k,))[best_k].cpu()
-    return _scored(test_scores, test_labels, task, val_aucs[best_k], {"k": best_k}, bootstrap_seed)
+    return _scored(test_scores, test_labels, task, val_aucs[best_k], {"k": best_k}, bootstrap_seed,
+                   val_votes[best_k].cpu(), val_labels)
 
 
 def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor, query_feats: torch.Tensor,
@@ -253,42 +267,53 @@ def knn_accuracy(train_feats: torch.Tensor, train_labels: torch.Tensor, query_fe
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Budget and optimiser of one fine-tune.
+    """Budget, optimiser and learning-rate grid of one fine-tune (and of training from scratch).
 
-    The step budget grows with the labelled set, ``ceil(epochs * n / batch_size)``, clamped to
-    ``[min_steps, max_steps]``: a 1 % subset is not trained for as long as the full set.
+    The budget is ``epochs`` passes over the labelled images, at least ``min_steps`` steps (a 1 %
+    subset still gets enough updates) and at most ``max_steps`` (a safety cap, not the budget).
+    Validation AUC is checked ``checks_per_epoch`` times per epoch (at least every ``max_check_every``
+    steps); training stops after ``patience`` checks without a gain and keeps the best state. Each
+    learning rate of ``lr_grid`` is trained so, and the one with the best validation AUC is kept:
+    the same choice on validation the probes make for their regularisation.
 
     Attributes:
-        max_steps, min_steps, epochs: the step budget (see above).
+        epochs, min_steps, max_steps: the step budget (see above).
         batch_size: images per step (capped at the number of labelled images).
-        lr, weight_decay: AdamW, with a cosine decay of the learning rate over the budget.
-        eval_every: steps between validation AUC checks (and at the last step).
-        patience: checks without improvement before stopping early.
+        lr_grid: AdamW peak learning rates tried (cosine decay over the budget).
+        weight_decay: AdamW's decoupled weight decay.
+        checks_per_epoch, max_check_every, patience: early stopping (see above).
     """
 
-    max_steps: int = 300
-    min_steps: int = 40
-    epochs: float = 15.0
+    epochs: float = 30.0
+    min_steps: int = 60
+    max_steps: int = 3000
     batch_size: int = 64
-    lr: float = 1e-3
+    lr_grid: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
     weight_decay: float = 1e-4
-    eval_every: int = 20
-    patience: int = 4
+    checks_per_epoch: int = 2
+    max_check_every: int = 100
+    patience: int = 6
 
     def __post_init__(self) -> None:
-        for name in ("max_steps", "min_steps", "batch_size", "eval_every", "patience"):
+        object.__setattr__(self, "lr_grid", tuple(float(lr) for lr in self.lr_grid))
+        for name in ("max_steps", "min_steps", "batch_size", "checks_per_epoch", "max_check_every", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"FinetuneConfig.{name} must be at least 1, got {getattr(self, name)}")
         if self.min_steps > self.max_steps:
             raise ValueError(f"FinetuneConfig.min_steps ({self.min_steps}) exceeds max_steps ({self.max_steps})")
-        if self.epochs <= 0 or self.lr <= 0 or self.weight_decay < 0:
-            raise ValueError("FinetuneConfig needs epochs > 0, lr > 0 and weight_decay >= 0, got "
-                             f"{self.epochs}, {self.lr}, {self.weight_decay}")
+        if self.epochs <= 0 or not self.lr_grid or min(self.lr_grid) <= 0 or self.weight_decay < 0:
+            raise ValueError("FinetuneConfig needs epochs > 0, a non-empty lr_grid of positive rates and "
+                             f"weight_decay >= 0, got {self.epochs}, {self.lr_grid}, {self.weight_decay}")
 
     def n_steps(self, n_labelled: int) -> int:
         """Optimisation steps for ``n_labelled`` training images."""
-        wanted = math.ceil(self.epochs * n_labelled / self.batch_size)
+        wanted = math.ceil(self.epochs * n_labelled / min(self.batch_size, n_labelled))
         return min(self.max_steps, max(self.min_steps, wanted))
+
+    def check_every(self, n_labelled: int) -> int:
+        """Steps between two validation checks."""
+        steps_per_epoch = math.ceil(n_labelled / min(self.batch_size, n_labelled))
+        return max(1, min(self.max_check_every, steps_per_epoch // self.checks_per_epoch))
 
     @classmethod
     def from_value(cls, value: "FinetuneConfig | dict[str, Any] | None") -> "FinetuneConfig":
@@ -308,53 +333,28 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
         pending = pending[batch_size:]
 
 
-def finetune(
-    backbone_factory: Callable[[], nn.Module],
-    dataset: Any,
-    *,
-    config: FinetuneConfig | dict[str, Any] | None = None,
-    augment_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    device: str | torch.device = "cpu",
-    seed: int = 0,
-) -> ProbeResult:
-    """Train a fresh backbone plus a linear head end to end on the labelled training split.
+@dataclass
+class _Fit:
+    """The best state of one fine-tune at one learning rate, as validation saw it."""
 
-    With the pretrained backbone this is the fine-tuning protocol; with a randomly initialised one it
-    is the supervised-from-scratch baseline. Validation AUC is checked every ``eval_every`` steps;
-    the best state is kept, training stops after ``patience`` checks without improvement, and the
-    test split is scored once with the best state.
+    lr: float
+    val_auc: float
+    step: int
+    state: dict[str, torch.Tensor]
+    val_scores: torch.Tensor
 
-    Args:
-        backbone_factory: returns a fresh backbone (an ``nn.Module`` with ``feature_dim``).
-        dataset: has ``task`` and ``splits["train"|"val"|"test"]`` with uint8 ``images`` and ``labels``;
-            ``train`` is the labelled subset.
-        config: a :class:`FinetuneConfig`, a dict of overrides, or None for the defaults.
-        augment_fn: uint8 (B, C, H, W) -> normalised float views on the same device; plain
-            normalisation when None.
-        device: where training runs.
-        seed: seeds the batch order and the bootstrap interval.
-    """
-    config = FinetuneConfig.from_value(config)
-    task = dataset.task
-    train, val, test = (dataset.splits[name] for name in ("train", "val", "test"))
-    k = n_outputs(task, train.labels, val.labels, test.labels)
-    augment_fn = augment_fn or model_input
-    backbone = backbone_factory()
-    head = nn.Linear(backbone.feature_dim, k)
-    nn.init.zeros_(head.weight)  # zero head: deterministic, and the first steps start from the features
-    nn.init.zeros_(head.bias)
-    model = nn.Sequential(backbone, head).to(device).train()
-    images, labels = train.images.to(device), train.labels.to(device)
-    n_steps = config.n_steps(len(images))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+def _fit_one_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, val, task: str, lr: float,
+                  config: FinetuneConfig, augment_fn: Callable[[torch.Tensor], torch.Tensor], seed: int,
+                  device) -> _Fit:
+    """Train ``model`` at peak rate ``lr`` with early stopping on validation AUC; the best state."""
+    n_steps, check_every = config.n_steps(len(images)), config.check_every(len(images))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_steps)
     batches = _batches(len(images), min(config.batch_size, len(images)), torch.Generator().manual_seed(seed))
-
-    def val_auc() -> float:
-        logits = extract_features(model, val.images, device=device)  # eval mode, no grad; restores train()
-        return _validation_auc(_probabilities(logits, task), val.labels.cpu(), task)
-
-    best_auc, best_step, best_state, checks_without_gain = -math.inf, 0, None, 0
+    best: _Fit | None = None
+    checks_without_gain = 0
+    model.train()
     for step in range(1, n_steps + 1):
         index = next(batches).to(device)
         loss = _loss(model(augment_fn(images[index])), labels[index], task)
@@ -362,16 +362,73 @@ def finetune(
         loss.backward()
         optimizer.step()
         schedule.step()
-        if step % config.eval_every and step != n_steps:
+        if step % check_every and step != n_steps:
             continue
-        current = val_auc()
-        if best_state is None or current > best_auc:
-            best_auc, best_step, checks_without_gain = current, step, 0
-            best_state = copy.deepcopy(model.state_dict())
+        val_scores = _probabilities(extract_features(model, val.images, device=device), task)  # eval, no grad
+        current = _validation_auc(val_scores, val.labels.cpu(), task)
+        if best is None or current > best.val_auc:
+            best = _Fit(lr, current, step, copy.deepcopy(model.state_dict()), val_scores)
+            checks_without_gain = 0
         else:
             checks_without_gain += 1
             if checks_without_gain >= config.patience:
                 break
-    model.load_state_dict(best_state)
+    return best
+
+
+def finetune(
+    backbone_factory: Callable[[], nn.Module],
+    dataset: Any,
+    *,
+    config: FinetuneConfig | dict[str, Any] | None = None,
+    augment=None,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> ProbeResult:
+    """Train a fresh backbone plus a linear head end to end on the labelled training split.
+
+    With the pretrained backbone this is the fine-tuning protocol; with a randomly initialised one it
+    is the supervised-from-scratch baseline: both get the same budget, learning-rate grid, early
+    stopping and augmentation, so they compare like with like. For each learning rate of the grid
+    the network is trained from the same start with early stopping on validation AUC; the rate and
+    step with the best validation AUC are kept and the test split is scored once with them.
+
+    Args:
+        backbone_factory: returns a fresh backbone (an ``nn.Module`` with ``feature_dim``).
+        dataset: has ``task`` and ``splits["train"|"val"|"test"]`` with uint8 ``images`` and ``labels``;
+            ``train`` is the labelled subset.
+        config: a :class:`FinetuneConfig`, a dict of overrides, or None for the defaults.
+        augment: an ``sslcore.augment.AugmentConfig`` for the training images (the same draws for
+            every learning rate and for every arm fine-tuned with this seed); plain normalisation when None.
+        device: where training runs.
+        seed: seeds the batch order, the augmentations and the bootstrap interval.
+    """
+    from sslcore.augment import augment as augment_images, normalize
+
+    config = FinetuneConfig.from_value(config)
+    task = dataset.task
+    train, val, test = (dataset.splits[name] for name in ("train", "val", "test"))
+    k = n_outputs(task, train.labels, val.labels, test.labels)
+    backbone = backbone_factory()
+    head = nn.Linear(backbone.feature_dim, k)
+    nn.init.zeros_(head.weight)  # zero head: deterministic, and the first steps start from the features
+    nn.init.zeros_(head.bias)
+    model = nn.Sequential(backbone, head).to(device)
+    start = copy.deepcopy(model.state_dict())
+    images, labels = train.images.to(device), train.labels.to(device)
+    fits = []
+    for lr in config.lr_grid:
+        model.load_state_dict(start)
+        if augment is None:
+            augment_fn = model_input
+        else:
+            generator = torch.Generator().manual_seed(seed)  # the same views for every rate
+
+            def augment_fn(batch: torch.Tensor, generator=generator) -> torch.Tensor:
+                return normalize(augment_images(batch, augment, generator))
+        fits.append(_fit_one_rate(model, images, labels, val, task, lr, config, augment_fn, seed, device))
+    best = max(fits, key=lambda fit: (fit.val_auc, -fit.lr))  # ties: the smaller rate
+    model.load_state_dict(best.state)
     test_scores = _probabilities(extract_features(model, test.images, device=device), task)
-    return _scored(test_scores, test.labels.cpu(), task, best_auc, {"step": best_step}, seed)
+    return _scored(test_scores, test.labels.cpu(), task, best.val_auc, {"lr": best.lr, "step": best.step}, seed,
+                   best.val_scores, val.labels.cpu())

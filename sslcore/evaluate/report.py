@@ -14,6 +14,17 @@ from typing import Any, Iterable
 from sslcore.evaluate.vocabulary import BASELINES, METRIC_NAMES
 
 BANDS = ("std", "min-max")
+# One colour per method and per baseline on every chart (Results, Runs, Learn): the Okabe-Ito
+# palette, readable by colour-blind readers; the baselines in greys.
+METHOD_COLOURS = {"simclr": "#0072B2", "moco": "#E69F00", "byol": "#009E73", "simsiam": "#CC79A7",
+                  "barlow_twins": "#D55E00", "micle": "#56B4E9", "mae": "#F0E442", "rotation": "#8C564B",
+                  "supervised (all labels)": "#7F7F7F", "supervised": "#333333", "random": "#A0A0A0"}
+OTHER_COLOURS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#9467BD", "#17BECF")
+# Line style per protocol: which classifier sat on the representation.
+PROTOCOL_DASH = {"finetune": "solid", "linear": "dash", "knn": "dot"}
+PROTOCOL_WORDS = {"finetune": "fine-tuned", "linear": "linear", "knn": "kNN"}
+BASELINE_WORDS = {("supervised", "finetune"): "from scratch (supervised)", ("random", "linear"): "random encoder, linear",
+                  ("random", "knn"): "random encoder, kNN"}
 
 
 def _as_row(point) -> dict[str, Any]:
@@ -107,6 +118,7 @@ class Curve:
         hover: one line of plain text per point (escaped when drawn).
         low, high: a band around the values (e.g. over seeds); empty for none.
         dash: plotly's dash style (``solid``, ``dash``, ``dot``).
+        colour: the line's colour (the chart's palette in order when None).
     """
 
     name: str
@@ -116,24 +128,53 @@ class Curve:
     low: tuple[float, ...] = field(default=())
     high: tuple[float, ...] = field(default=())
     dash: str = "solid"
+    colour: str | None = None
 
 
-def run_curves(curves: dict[str, Any], metric: str = "auc", band: str = "std") -> list[Curve]:
-    """The lines of runs' :func:`curve_summary` frames (run label -> frame): the SSL method solid,
-    the baselines dashed, each with its band over seeds."""
+def method_colour(method: str) -> str:
+    """The fixed colour of a method or baseline (a stable pick from a second palette for others)."""
+    if method in METHOD_COLOURS:
+        return METHOD_COLOURS[method]
+    return OTHER_COLOURS[sum(map(ord, method)) % len(OTHER_COLOURS)]
+
+
+def arm_label(method: str, protocol: str) -> str:
+    """A short legend label: ``BYOL, linear``; ``from scratch (supervised)``; ``random encoder, kNN``."""
+    if (method, protocol) in BASELINE_WORDS:
+        return BASELINE_WORDS[(method, protocol)]
+    from sslcore.methods import METHODS
+
+    title = METHODS[method].title if method in METHODS else method
+    return f"{title}, {PROTOCOL_WORDS.get(protocol, protocol)}"
+
+
+def run_curves(curves: dict[str, Any], metric: str = "auc", band: str = "std", *,
+               shared_test_set: bool = True) -> list[Curve]:
+    """The lines of runs' :func:`curve_summary` frames (run label -> frame), each with its band over
+    seeds: one colour per method (baselines grey), one line style per protocol, short legend labels
+    (the run in the hover text). When the runs share one test set, each baseline is drawn once (from
+    the first run that has it); otherwise each run keeps its own, named after it."""
     band_label = "± 1 std" if band == "std" else "min–max"
-    lines = []
+    lines, drawn = [], set()
+    methods_per_run = {run: set(summary["method"]) - set(BASELINES) for run, summary in curves.items()}
+    ambiguous = len(curves) > 1 and len(set.union(set(), *methods_per_run.values())) < sum(map(len, methods_per_run.values()))
     for run, summary in curves.items():
         for (method, protocol), group in summary.groupby(["method", "protocol"], sort=True):
+            baseline = method in BASELINES
+            if baseline and shared_test_set and (method, protocol) in drawn:
+                continue
+            drawn.add((method, protocol))
+            name = arm_label(method, protocol)
+            if len(curves) > 1 and ((not baseline and ambiguous) or (baseline and not shared_test_set)):
+                name = f"{run.split(' ')[0]} {name}"  # the run's "#id"
             group = group.sort_values("fraction")
-            name = f"{run}: {method} ({protocol})" if len(curves) > 1 else f"{method} ({protocol})"
-            hover = tuple(f"{name}: {fraction:.1%} of labels ({n} images), {METRIC_NAMES[metric]} {mean:.3f} "
+            hover = tuple(f"{name} ({run}): {fraction:.1%} of labels ({n} images), {METRIC_NAMES[metric]} {mean:.3f} "
                           f"({band_label} {low:.3f}–{high:.3f}, {seeds} seeds)"
                           for fraction, n, mean, low, high, seeds in group[
                               ["fraction", "n_labelled", "mean", "low", "high", "n_seeds"]].itertuples(index=False))
             lines.append(Curve(name=name, fractions=tuple(group["fraction"]), values=tuple(group["mean"]),
                                hover=hover, low=tuple(group["low"]), high=tuple(group["high"]),
-                               dash="dash" if method in BASELINES else "solid"))
+                               dash=PROTOCOL_DASH.get(protocol, "solid"), colour=method_colour(method)))
     return lines
 
 
@@ -169,7 +210,7 @@ def label_efficiency_figure(curves: Iterable[Curve], metric: str = "auc", publis
     figure = go.Figure()
     curves = list(curves)
     for index, curve in enumerate(curves):
-        colour = qualitative.Plotly[index % len(qualitative.Plotly)]
+        colour = curve.colour or qualitative.Plotly[index % len(qualitative.Plotly)]
         name = html.escape(curve.name)
         if curve.low:
             figure.add_trace(go.Scatter(
@@ -195,7 +236,7 @@ def label_efficiency_figure(curves: Iterable[Curve], metric: str = "auc", publis
                  *(value.fraction for value in plotted)]
     figure.update_layout(xaxis=fraction_axis(fractions),
                          yaxis=dict(title=y_title or f"test {METRIC_NAMES.get(metric, metric)}"),
-                         legend=dict(orientation="h", y=-0.2), margin=dict(t=30))
+                         legend=dict(orientation="h", y=-0.2), margin=dict(t=30), hoverlabel=dict(namelength=-1))
     return figure
 
 
@@ -252,3 +293,33 @@ def label_efficiency_table(points: Iterable[dict[str, Any]], method: str, *, pro
                           "random": by_fraction("random", protocol)["mean"]}).sort_index()
     table["gain"] = table[method] - table["supervised"]
     return table
+
+
+def comparison_table(comparisons: Iterable[dict[str, Any]]):
+    """The paired differences (``sslcore.evaluate.compare.Comparison`` dicts) as a table for a page:
+    method, compared with, fraction, labelled images, difference, its 95% interval and the verdict."""
+    import pandas as pd
+
+    rows = [{"method": arm_label(c["method"], c["protocol"]),
+             "compared with": arm_label(c["baseline"], c["baseline_protocol"]),
+             "fraction": c["fraction"], "labelled images": c["n_labelled"],
+             "AUC difference": c["mean_difference"], "95% interval": f"{c['ci_low']:+.3f} to {c['ci_high']:+.3f}",
+             "verdict": c["verdict"], "seeds": c["n_seeds"]} for c in comparisons]
+    columns = ["method", "compared with", "fraction", "labelled images", "AUC difference", "95% interval", "verdict",
+               "seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def headline_comparison(comparisons: Iterable[dict[str, Any]]) -> str | None:
+    """The sentence a reader should see first: fine-tuning against training from scratch at the smallest
+    label fraction (the frozen-probe pair when no fine-tuning was evaluated); None without comparisons."""
+    comparisons = list(comparisons)
+    if not comparisons:
+        return None
+    preferred = [c for c in comparisons if c["protocol"] == "finetune"] or comparisons
+    c = min(preferred, key=lambda c: (c["fraction"], c["protocol"]))
+    words = {"better": "was better than", "worse": "was worse than",
+             "no detectable difference": "showed no detectable difference from"}[c["verdict"]]
+    return (f"With {c['fraction']:.0%} of the labels ({c['n_labelled']} images), {arm_label(c['method'], c['protocol'])} "
+            f"{words} {arm_label(c['baseline'], c['baseline_protocol'])}: AUC difference {c['mean_difference']:+.3f} "
+            f"(95% interval {c['ci_low']:+.3f} to {c['ci_high']:+.3f}, {c['n_seeds']} seed(s)).")

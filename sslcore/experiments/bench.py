@@ -30,23 +30,41 @@ def environment() -> dict[str, Any]:
     return info
 
 
-def run_preset(name: str, dataset: str = "synthetic", **overrides) -> dict[str, Any]:
-    """Pretrain and sweep one preset; the JSON layout of ``bench --out``."""
+def run_preset(name: str, dataset: str = "synthetic", *, evaluation: dict[str, Any] | None = None,
+               **overrides) -> dict[str, Any]:
+    """Pretrain and sweep one preset; the JSON layout of ``bench --out``.
+
+    Args:
+        name: a preset of ``sslcore.experiments.presets.PRESETS``.
+        dataset: what to run it on.
+        evaluation: ``EvaluationConfig`` fields to replace (tests use small sweeps).
+        **overrides: ``PretrainConfig`` fields to replace.
+
+    Returns:
+        ``preset``, ``dataset`` (``spec`` and the test split's ``test_sha256``), ``device``, ``config``
+        (with ``data_seed``), ``timings``, ``pretrain_images_per_second``, ``points``, ``summary``,
+        ``comparisons`` (the like-for-like paired differences with their intervals and verdicts)
+        and ``environment``.
+    """
     from sslcore.evaluate.report import summarise
+    from sslcore.experiments.config import EvaluationConfig
     from sslcore.experiments.presets import preset
     from sslcore.experiments.runner import run_experiment
 
     config = preset(name, dataset, **overrides)
+    if evaluation:
+        config.evaluation = EvaluationConfig(**{**config.evaluation.to_dict(), **evaluation})
     result = run_experiment(config)
     return {
         "preset": name,
-        "dataset": dataset,
+        "dataset": {"spec": dataset, "test_sha256": result.test_fingerprint},
         "device": result.pretrain.device,
         "config": config.to_dict(),
         "timings": {k: round(v, 2) for k, v in result.timings.items()},
         "pretrain_images_per_second": round(result.pretrain.images_per_second, 1),
         "points": result.points,
         "summary": summarise(result.points),
+        "comparisons": result.comparisons,
         "environment": environment(),
     }
 
@@ -65,12 +83,18 @@ def preset_markdown(report: dict[str, Any], metric: str = "auc") -> str:
             row = by_key.get((method, protocol, fraction))
             cells.append(f"{row[f'{metric}_mean']:.3f} ± {row[f'{metric}_std']:.3f}" if row else "")
         lines.append(f"| {method} | {protocol} | " + " | ".join(cells) + " |")
+    lines += ["", "| method | protocol | vs | fraction | difference | 95% CI | verdict |", "|---|---|---|---|---|---|---|"]
+    for c in report.get("comparisons", []):
+        lines.append(f"| {c['method']} | {c['protocol']} | {c['baseline']} ({c['baseline_protocol']}) | "
+                     f"{c['fraction']:g} | {c['mean_difference']:+.3f} | {c['ci_low']:+.3f} to {c['ci_high']:+.3f} | "
+                     f"{c['verdict']} |")
     timings = report["timings"]
     lines.append("")
-    lines.append(f"{report['preset']} on {report['dataset']} ({report['device']}): pretraining "
+    lines.append(f"{report['preset']} on {report['dataset']['spec']} ({report['device']}): pretraining "
                  f"{timings['pretrain_s']:.0f} s at {report['pretrain_images_per_second']:,.0f} images/s, "
                  f"evaluation {timings['eval_s']:.0f} s, total {timings['total_s']:.0f} s. "
-                 f"Values: test {metric.upper()}, mean ± std over seeds.")
+                 f"Values: test {metric.upper()}, mean ± std over seeds; differences: {metric.upper()} of the "
+                 f"method minus its like-for-like baseline, mean over seeds with a paired bootstrap interval.")
     return "\n".join(lines)
 
 

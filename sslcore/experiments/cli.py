@@ -97,7 +97,8 @@ def _register_evaluate(subparsers) -> None:
     parser.add_argument("--fractions", nargs="+", type=float, default=list(FRACTIONS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--baselines", nargs="*", choices=BASELINES, default=list(BASELINES))
-    parser.add_argument("--finetune-max-steps", type=int, default=300)
+    parser.add_argument("--finetune-max-steps", type=int, default=3000,
+                        help="a safety cap on the steps of one fine-tune (default 3000; the budget is in epochs)")
     parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--db", type=Path, help="run store, when RUN is a run id")
     parser.add_argument("--out", type=Path, help="write the points and their summary as JSON to this file")
@@ -212,6 +213,7 @@ def _read_config(path: Path) -> dict:
 def _run_here(config, out: Path) -> int:
     import yaml
 
+    from sslcore.evaluate.compare import Comparison
     from sslcore.evaluate.report import summarise
     from sslcore.experiments.runner import run_experiment
     from sslcore.io import atomic_write_json, atomic_write_text
@@ -232,7 +234,11 @@ def _run_here(config, out: Path) -> int:
         print(f"training stopped: {error}", file=sys.stderr)
         return 1
     atomic_write_json(out / "points.json", {"points": result.points, "summary": summarise(result.points),
-                                            "timings": result.timings, "device": result.pretrain.device})
+                                            "comparisons": result.comparisons, "timings": result.timings,
+                                            "device": result.pretrain.device,
+                                            "dataset": {"test_sha256": result.test_fingerprint}})
+    for comparison in result.comparisons:
+        print(Comparison(**comparison).sentence)
     atomic_write_text(out / "curve.csv", points_csv(result.points))
     print(json.dumps({"device": result.pretrain.device, **{k: round(v, 1) for k, v in result.timings.items()},
                       "out": str(out)}))
@@ -249,9 +255,10 @@ def _checkpoint_of(run: str, db: Path | None) -> Path:
 
 
 def run_evaluate_command(args: argparse.Namespace) -> int:
+    from sslcore.evaluate.compare import Comparison
     from sslcore.evaluate.report import summarise
     from sslcore.experiments.config import EvaluationConfig, ExperimentConfig
-    from sslcore.experiments.runner import evaluate_backbone
+    from sslcore.experiments.runner import ExperimentResult, evaluate_backbones
     from sslcore.io import atomic_write_json
     from sslcore.training import load_for_config, load_pretrained, resolve_device
 
@@ -263,14 +270,21 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
     evaluation = EvaluationConfig(protocols=args.protocols, fractions=args.fractions, seeds=args.seeds,
                                   baselines=args.baselines, finetune_max_steps=args.finetune_max_steps)
     config = ExperimentConfig(pretrained.config, evaluation)
-    points = evaluate_backbone(pretrained.backbone, config, load_for_config(pretrained.config), device=device)
-    summary = summarise(points)
+    dataset = load_for_config(pretrained.config)
+    result = ExperimentResult(pretrain=pretrained, points=[], timings={}, dataset=dataset,
+                              test_fingerprint=dataset.test_fingerprint())
+    evaluate_backbones([pretrained], config, dataset, result, device=device)
+    summary = summarise(result.points)
     for row in summary:
         print(f"{row['method']:>12} {row['protocol']:>8}  {row['fraction']:>6.0%}  "
               f"AUC {row['auc_mean']:.3f} ± {row['auc_std']:.3f}  (n={row['count']})")
+    for comparison in result.comparisons:
+        print(Comparison(**comparison).sentence)
     if args.out:
         atomic_write_json(args.out, {"checkpoint": str(checkpoint), "device": str(device),
-                                     "config": config.to_dict(), "points": points, "summary": summary})
+                                     "config": config.to_dict(), "points": result.points, "summary": summary,
+                                     "comparisons": result.comparisons,
+                                     "dataset": {"test_sha256": result.test_fingerprint}})
     return 0
 
 

@@ -38,14 +38,14 @@ PRESETS = {
                     "x 3 seeds with both baselines (under two minutes on 2 CPU cores).",
         pretrain=dict(method="simclr", backbone="small_cnn", image_size=28, epochs=50, batch_size=256, lr=2e-3,
                       temperature=0.5, max_train_images=4000, device="auto"),
-        evaluation=lambda: EvaluationConfig(protocols=("linear", "knn"), finetune_max_steps=150)),
+        evaluation=lambda: EvaluationConfig(protocols=("linear", "knn", "finetune"))),
     "gpu-standard": Preset(
         title="Standard GPU",
         description="ResNet-18, 28 px, SimCLR for 100 epochs; linear, kNN and fine-tuning over 5 label fractions "
                     "x 3 seeds with both baselines.",
         pretrain=dict(method="simclr", backbone="resnet18", image_size=28, epochs=100, batch_size=512, lr=2e-3,
                       device="auto"),
-        evaluation=lambda: EvaluationConfig(protocols=("linear", "knn", "finetune"), finetune_max_steps=2000)),
+        evaluation=lambda: EvaluationConfig(protocols=("linear", "knn", "finetune"), pretrain_seeds=3)),
 }
 
 

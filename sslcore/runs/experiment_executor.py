@@ -2,18 +2,22 @@
 pretrain, evaluate, and save what the pages show.
 
 Artifacts in the run's folder: ``config.yaml`` (replays the run with ``python -m sslcore experiment
---config``), ``checkpoint.pt``, ``curve.csv`` (every evaluation point) and ``embeddings.npz``
-(features of a sample of images before and after pretraining, read by the Embeddings page).
+--config``), ``checkpoint.pt``, ``curve.csv`` (every evaluation point), ``scores.npz`` (each point's
+test scores, for paired comparisons), ``comparisons.json`` (the like-for-like paired differences)
+and ``embeddings.npz`` (features of a sample of images before and after pretraining, read by the
+Embeddings page). The run's result records the test split's fingerprint.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
+from sslcore.evaluate.compare import Comparison, scores_npz
 from sslcore.experiments.config import ExperimentConfig
-from sslcore.experiments.runner import initial_backbone, run_experiment
+from sslcore.experiments.runner import arm_name, initial_backbone, run_experiment
 from sslcore.runs.store import POINT_FIELDS
 
 # Pretraining reports every step; the store needs far fewer rows for a smooth live curve.
@@ -55,11 +59,17 @@ def execute(run, ctx) -> dict[str, Any]:
     ctx.log(f"pretraining took {result.timings['pretrain_s']:.0f} s, evaluation {result.timings['eval_s']:.0f} s")
     if result.points:
         ctx.write_artifact("curve.csv", points_csv(result.points))
-        headline = headline_metric(result.points, config.pretrain.method)
+        ctx.write_artifact("scores.npz", scores_npz(result.scores, result.dataset.splits["test"].labels,
+                                                    result.test_fingerprint))
+        ctx.write_artifact("comparisons.json", json.dumps(result.comparisons, indent=2))
+        for comparison in result.comparisons:
+            ctx.log(Comparison(**comparison).sentence)
+        headline = headline_metric(result.points, arm_name(config.pretrain.method))
         if headline is not None:
             ctx.set_headline(*headline)
     ctx.write_artifact("embeddings.npz", embeddings_npz(config, result))
-    return {"device": result.pretrain.device, "images_per_second": result.pretrain.images_per_second}
+    return {"device": result.pretrain.device, "images_per_second": result.pretrain.images_per_second,
+            "test_sha256": result.test_fingerprint, "data_seed": config.pretrain.data_seed}
 
 
 def points_csv(points: list[dict[str, Any]]) -> str:
@@ -72,11 +82,12 @@ def points_csv(points: list[dict[str, Any]]) -> str:
 
 def headline_metric(points: list[dict[str, Any]], method: str) -> tuple[str, float] | None:
     """The run's number for lists: mean test AUC over seeds of the method at its smallest label fraction
-    (with the first of linear, kNN, fine-tune it was evaluated with): where pretraining matters most."""
+    (with the first of fine-tune, linear, kNN it was evaluated with: fine-tuning is what is compared
+    with training from scratch): where pretraining matters most."""
     own = [p for p in points if p["method"] == method and p["auc"] is not None]
     if not own:
         return None
-    protocol = next(p for p in ("linear", "knn", "finetune") if any(q["protocol"] == p for q in own))
+    protocol = next(p for p in ("finetune", "linear", "knn") if any(q["protocol"] == p for q in own))
     fraction = min(p["fraction"] for p in own if p["protocol"] == protocol)
     values = [p["auc"] for p in own if p["protocol"] == protocol and p["fraction"] == fraction]
     return f"{protocol} AUC @ {fraction:.0%} labels", sum(values) / len(values)

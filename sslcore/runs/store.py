@@ -21,12 +21,12 @@ from typing import Any, Iterator, Mapping, Sequence
 from sslcore.io import atomic_write_bytes, atomic_write_text
 from sslcore.paths import data_home
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 POINT_FIELDS = ("method", "protocol", "fraction", "n_labelled", "seed", "auc", "acc", "balanced_acc",
-                "auc_ci_low", "auc_ci_high")
+                "auc_ci_low", "auc_ci_high", "pretrain_seed", "val_auc")
 REQUIRED_POINT_FIELDS = ("method", "protocol", "fraction")
 # A running run whose worker has not written a heartbeat for this long is taken as orphaned.
 DEFAULT_STALE_AFTER = 60.0
@@ -62,7 +62,7 @@ CREATE INDEX metrics_run ON metrics (run_id, step);
 CREATE TABLE points (
     run_id INTEGER NOT NULL, method TEXT NOT NULL, protocol TEXT NOT NULL, fraction REAL NOT NULL,
     n_labelled INTEGER, seed INTEGER, auc REAL, acc REAL, balanced_acc REAL,
-    auc_ci_low REAL, auc_ci_high REAL
+    auc_ci_low REAL, auc_ci_high REAL, pretrain_seed INTEGER NOT NULL DEFAULT 0, val_auc REAL
 );
 CREATE INDEX points_run ON points (run_id);
 CREATE TABLE logs (
@@ -71,6 +71,13 @@ CREATE TABLE logs (
 );
 CREATE INDEX logs_run ON logs (run_id, id);
 """
+
+
+# What turns a store of schema version N - 1 into version N (existing runs keep their data).
+_MIGRATIONS = {
+    2: ("ALTER TABLE points ADD COLUMN pretrain_seed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE points ADD COLUMN val_auc REAL"),
+}
 
 
 class RunNotFoundError(ValueError):
@@ -229,11 +236,16 @@ class RunStore:
         if version == SCHEMA_VERSION:  # the usual case: no write lock for a page that opens the store
             return
         with self._write() as connection:
-            if connection.execute("PRAGMA user_version").fetchone()[0] == 0:  # another process may have won
+            version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            if version == 0:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[step]:
+                        connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _require(self, connection: sqlite3.Connection, run_id: int) -> RunRecord:
         row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -436,7 +448,7 @@ class RunStore:
             if unknown or missing:
                 raise ValueError(f"invalid evaluation point {dict(point)!r}: unknown keys {sorted(unknown)}, "
                                  f"missing keys {missing}; the keys are {', '.join(POINT_FIELDS)}")
-            rows.append([run_id] + [point.get(key) for key in POINT_FIELDS])
+            rows.append([run_id] + [point.get(key, 0 if key == "pretrain_seed" else None) for key in POINT_FIELDS])
         with self._write() as connection:
             connection.executemany(f"INSERT INTO points (run_id, {', '.join(POINT_FIELDS)}) "
                                    f"VALUES ({', '.join('?' * (len(POINT_FIELDS) + 1))})", rows)

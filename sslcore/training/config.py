@@ -31,7 +31,10 @@ class PretrainConfig:
         method_params: further method hyper-parameters, passed to ``build_method``.
         augment: augmentation preset (``radiograph``, ``light``, ``none``).
         augment_strength: scales the preset's strengths, 0 to 2.
-        seed: seeds the data split, the batches, the augmentations and the initial weights.
+        seed: seeds the model's initial weights, the batches and the augmentations (the model seed).
+        data_seed: seeds what the data is: the synthetic images, the split by patient of an image
+            folder and the subset ``max_train_images`` keeps. Runs that differ only in ``seed`` are
+            scored on the same test set.
         device: ``auto`` (cuda, then mps, then cpu) or one of them.
         max_train_images: use at most this many training images (None: all).
         knn_monitor: compute the online kNN accuracy on the validation split after each epoch.
@@ -52,6 +55,7 @@ class PretrainConfig:
     augment: str = "radiograph"
     augment_strength: float = 1.0
     seed: int = 0
+    data_seed: int = 0
     device: str = "auto"
     max_train_images: int | None = None
     knn_monitor: bool = True

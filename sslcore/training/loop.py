@@ -99,11 +99,25 @@ def build_model(config: PretrainConfig, *, channels: int, n_classes: int, task: 
 
 
 def load_for_config(config: PretrainConfig):
-    """Load the dataset a config names, at its image size."""
+    """Load the dataset a config names, at its image size, drawn with its ``data_seed``."""
     from sslcore.data import load_dataset
 
-    return load_dataset(config.dataset, image_size=config.image_size, seed=config.seed,
+    return load_dataset(config.dataset, image_size=config.image_size, seed=config.data_seed,
                         **config.dataset_options)
+
+
+def check_method_fits_data(method: str, dataset) -> None:
+    """Refuse a method the data cannot feed: MICLe needs patients with several images.
+
+    Raises:
+        ValueError: with what to do instead.
+    """
+    from sslcore.methods import METHODS
+
+    if METHODS[method].needs_partner and not dataset.has_multi_image_patients():
+        raise ValueError(f"{METHODS[method].title} learns from two images of the same patient, but no patient of "
+                         f"{dataset.name!r} has more than one training image (the dataset has no patient ids, or "
+                         f"one image per patient): use SimCLR, which makes both views from one image")
 
 
 def representation_health(backbone: nn.Module, dataset, device: torch.device, knn: bool) -> tuple[float, float | None]:
@@ -112,6 +126,8 @@ def representation_health(backbone: nn.Module, dataset, device: torch.device, kn
     from sslcore.evaluate.features import extract_features
     from sslcore.evaluate.probes import knn_accuracy
 
+    from sslcore.evaluate.sweep import stratified_sample
+
     val = dataset.splits["val"]
     val_features = extract_features(backbone, val.images, device=device)
     normalised = torch.nn.functional.normalize(val_features, dim=1)
@@ -119,9 +135,9 @@ def representation_health(backbone: nn.Module, dataset, device: torch.device, kn
     if not knn or dataset.task == "multi-label":
         return collapse_score, None
     train = dataset.splits["train"]
-    n = min(KNN_MONITOR_IMAGES, len(train.images))
-    train_features = extract_features(backbone, train.images[:n], device=device)
-    accuracy = knn_accuracy(train_features, train.labels[:n].cpu(), val_features, val.labels.cpu(),
+    chosen = stratified_sample(train.labels, KNN_MONITOR_IMAGES, 0, dataset.task)
+    train_features = extract_features(backbone, train.images[chosen.to(train.images.device)], device=device)
+    accuracy = knn_accuracy(train_features, train.labels.cpu()[chosen], val_features, val.labels.cpu(),
                             k=KNN_MONITOR_K)
     return collapse_score, accuracy
 
@@ -162,12 +178,17 @@ class _Session:
 def _set_up(config: PretrainConfig, dataset, method: nn.Module | None, checkpoint_path, resume: bool) -> _Session:
     """Load the data onto the device, build (or take) the method and its trainer, and resume."""
     from sslcore.augment import AugmentConfig
+    from sslcore.evaluate.sweep import stratified_sample
 
     seed_everything(config.seed)
     device = resolve_device(config.device)
     dataset = dataset if dataset is not None else load_for_config(config)
+    check_method_fits_data(config.method, dataset)
     train = dataset.splits["train"]
-    n_train = min(config.max_train_images or len(train.images), len(train.images))
+    # A stratified random subset (drawn by the data seed) when max_train_images asks for fewer images.
+    kept = stratified_sample(train.labels, config.max_train_images or len(train.images), config.data_seed,
+                             dataset.task)
+    n_train = len(kept)
     world = distributed.world_size()
     if n_train < config.batch_size * world:
         raise ValueError(
@@ -184,8 +205,9 @@ def _set_up(config: PretrainConfig, dataset, method: nn.Module | None, checkpoin
         config=config, dataset=dataset, device=device, trainer=trainer,
         augment_fn=trainer.views(AugmentConfig.preset(config.augment, config.augment_strength), generator),
         generator=generator, order_generator=torch.Generator().manual_seed(config.seed),
-        images=train.images[:n_train].to(device), labels=train.labels[:n_train].to(device),
-        patient_ids=train.patient_ids[:n_train], steps_per_epoch=steps_per_epoch,
+        images=train.images[kept.to(train.images.device)].to(device),
+        labels=train.labels[kept.to(train.labels.device)].to(device),
+        patient_ids=train.patient_ids[kept.to(train.patient_ids.device)].cpu(), steps_per_epoch=steps_per_epoch,
         total_steps=steps_per_epoch * config.epochs, warmup_steps=int(config.warmup_epochs * steps_per_epoch))
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         state = load_checkpoint(checkpoint_path, device)

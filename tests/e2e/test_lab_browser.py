@@ -49,7 +49,7 @@ def test_a_quick_run_ends_in_a_curve_and_an_embedding_plot(app_page):
     page.get_by_role("link", name="Results").first.click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
-    assert {"simclr (linear)", "supervised (finetune)", "random (linear)"} <= set(legend)
+    assert {"SimCLR, linear", "from scratch (supervised)", "random encoder, linear"} <= set(legend)
     _screenshot(page, "results.png")
 
     page.get_by_role("link", name="Embeddings").first.click()

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -6,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
-from sslcore.evaluate.features import extract_features, model_input
+from sslcore.augment import AugmentConfig
+from sslcore.evaluate.features import extract_features
 from sslcore.evaluate.probes import (KNN_TEMPERATURE, FinetuneConfig, finetune, knn_accuracy, knn_probe,
                                      linear_probe)
 
@@ -134,7 +136,24 @@ def test_probes_reject_mismatched_splits():
 
 # --- Fine-tuning ---------------------------------------------------------------------------------
 
-TINY_FINETUNE = FinetuneConfig(max_steps=60, min_steps=30, batch_size=32, lr=1e-2, eval_every=10)
+TINY_FINETUNE = FinetuneConfig(epochs=20, max_steps=60, min_steps=30, batch_size=32, lr_grid=(1e-2,),
+                               checks_per_epoch=1)
+
+
+class TrainingSteps:
+    """Counts a backbone's forward passes in training mode (one per optimisation step)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, module, inputs) -> None:
+        self.count += module.training
+
+
+def counted(steps: TrainingSteps, seed: int = 1) -> TinyConvNet:
+    backbone = TinyConvNet(seed=seed)
+    backbone.register_forward_pre_hook(steps)
+    return backbone
 
 
 @pytest.mark.parametrize("task", ["binary", "multi-class", "multi-label"])
@@ -142,43 +161,60 @@ def test_finetune_learns_a_trivial_task(task):
     dataset = toy_dataset(task)
     result = finetune(lambda: TinyConvNet(seed=1), dataset, config=TINY_FINETUNE)
     assert result.auc > 0.9
-    assert 10 <= result.selected["step"] <= 60 and result.val_auc > 0.9
+    assert 1 <= result.selected["step"] <= 60 and result.val_auc > 0.9 and result.selected["lr"] == 1e-2
 
 
-def test_finetune_test_labels_never_influence_early_stopping():
+def test_finetune_test_labels_never_influence_early_stopping_or_the_learning_rate():
     dataset = toy_dataset("multi-class", sizes=(60, 60, 60))
-    honest = finetune(lambda: TinyConvNet(seed=1), dataset, config=TINY_FINETUNE, seed=3)
+    config = dataclasses.replace(TINY_FINETUNE, lr_grid=(1e-3, 1e-2))
+    honest = finetune(lambda: TinyConvNet(seed=1), dataset, config=config, seed=3)
     test = dataset.splits["test"]
     test.labels = (test.labels + 1) % 4
-    poisoned = finetune(lambda: TinyConvNet(seed=1), dataset, config=TINY_FINETUNE, seed=3)
+    poisoned = finetune(lambda: TinyConvNet(seed=1), dataset, config=config, seed=3)
     assert poisoned.selected == honest.selected and poisoned.val_auc == honest.val_auc
     assert poisoned.auc < honest.auc
 
 
-def test_finetune_trains_on_the_views_of_augment_fn():
+def test_finetune_chooses_the_learning_rate_with_the_best_validation_auc():
+    dataset = toy_dataset("binary", sizes=(60, 60, 60))
+    config = dataclasses.replace(TINY_FINETUNE, lr_grid=(1e-7, 1e-2), patience=100)
+    chosen = finetune(lambda: TinyConvNet(seed=1), dataset, config=config)
+    alone = {lr: finetune(lambda: TinyConvNet(seed=1), dataset, config=dataclasses.replace(config, lr_grid=(lr,)))
+             for lr in config.lr_grid}
+    best = max(alone, key=lambda lr: alone[lr].val_auc)
+    assert chosen.selected["lr"] == best and chosen.val_auc == alone[best].val_auc
+    assert chosen.auc == alone[best].auc  # each rate starts from the same state
+
+
+def test_finetune_trains_on_augmented_views_the_same_for_every_arm(monkeypatch):
+    import sslcore.augment
+
     dataset = toy_dataset("binary")
-    seen = []
+    real, seen = sslcore.augment.augment, []
 
-    def recorded(images: torch.Tensor) -> torch.Tensor:
-        seen.append((images.dtype, tuple(images.shape)))
-        return model_input(images)
+    def recorded(images, config, generator):
+        seen.append((images.dtype, tuple(images.shape), generator.initial_seed()))
+        return real(images, config, generator)
 
-    finetune(lambda: TinyConvNet(seed=1), dataset, config=TINY_FINETUNE, augment_fn=recorded)
-    assert len(seen) >= TINY_FINETUNE.min_steps and set(seen) == {(torch.uint8, (32, 1, 8, 8))}
+    monkeypatch.setattr(sslcore.augment, "augment", recorded)
+    light = AugmentConfig.preset("light")
+    finetune(lambda: TinyConvNet(seed=1), dataset, config=TINY_FINETUNE, augment=light, seed=5)
+    assert len(seen) >= TINY_FINETUNE.min_steps
+    assert set(seen) == {(torch.uint8, (32, 1, 8, 8), 5)}  # every view drawn from the fit's own seed
+    first = len(seen)
+    finetune(lambda: TinyConvNet(seed=2), dataset, config=TINY_FINETUNE, augment=light, seed=5)
+    assert seen[first:first + 3] == seen[:3]  # another backbone, the same augmentation stream
 
 
 def test_finetune_stops_after_patience_checks_without_gain():
     dataset = toy_dataset("binary")
-    steps = []
-    config = FinetuneConfig(max_steps=200, min_steps=200, batch_size=32, lr=1e-2, eval_every=10, patience=2)
-
-    def counted(images: torch.Tensor) -> torch.Tensor:
-        steps.append(1)
-        return model_input(images)
-
-    result = finetune(lambda: TinyConvNet(seed=1), dataset, config=config, augment_fn=counted)
+    steps = TrainingSteps()
+    config = FinetuneConfig(epochs=100, max_steps=200, min_steps=200, batch_size=32, lr_grid=(1e-2,),
+                            checks_per_epoch=1, patience=2)
+    result = finetune(lambda: counted(steps), dataset, config=config)
     assert result.val_auc == 1.0  # the toy task is learnt perfectly, so validation cannot improve further
-    assert len(steps) == result.selected["step"] + 2 * 10 < 200
+    every = config.check_every(len(dataset.splits["train"].labels))
+    assert steps.count == result.selected["step"] + 2 * every < 200
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -190,12 +226,13 @@ def test_probes_on_cuda_agree_with_the_cpu(probe):
     torch.testing.assert_close(on_cuda.test_scores, on_cpu.test_scores, atol=1e-3, rtol=1e-3)
 
 
-@pytest.mark.parametrize("n,steps", [(1, 40), (100, 40), (1000, 235), (100_000, 300)])
-def test_finetune_budget_scales_with_the_labelled_images(n, steps):
+@pytest.mark.parametrize("n,steps", [(1, 60), (100, 60), (1000, 469), (100_000, 3000)])  # ceil(30 * n / 64)
+def test_finetune_budget_is_epochs_of_the_labelled_images_within_its_floor_and_cap(n, steps):
     assert FinetuneConfig().n_steps(n) == steps
 
 
-@pytest.mark.parametrize("overrides", [{"max_steps": 0}, {"min_steps": 500}, {"lr": 0.0}, {"patience": 0}])
+@pytest.mark.parametrize("overrides", [{"max_steps": 0}, {"min_steps": 5000}, {"lr_grid": (0.0,)}, {"lr_grid": ()},
+                                       {"patience": 0}, {"epochs": 0}])
 def test_finetune_config_rejects_bad_values(overrides):
     with pytest.raises(ValueError):
         FinetuneConfig(**overrides)

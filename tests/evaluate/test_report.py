@@ -6,7 +6,7 @@ import pytest
 
 from sslcore.catalogue import published
 from sslcore.catalogue.published import published_for
-from sslcore.evaluate.report import (curve_summary, fraction_axis, label_efficiency_figure, published_curves,
+from sslcore.evaluate.report import (METHOD_COLOURS, curve_summary, fraction_axis, label_efficiency_figure, published_curves,
                                     run_curves, summarise)
 from sslcore.evaluate.sweep import Point
 
@@ -40,15 +40,18 @@ def test_curve_summary_of_one_seed_has_no_band_and_rejects_unknown_metrics():
         curve_summary(POINTS, "f1")
 
 
-def test_label_efficiency_figure_draws_baselines_dashed_on_a_log_axis_with_published_markers():
+def test_label_efficiency_figure_draws_grey_baselines_a_style_per_protocol_on_a_log_axis_with_published_markers():
     summary = curve_summary(POINTS)
     published = published_for("pneumoniamnist", protocol="finetune", metric="auc", image_size=28)
     assert published and all(value.fraction is not None for value in published)
-    figure = label_efficiency_figure(run_curves({"run 1": summary}), "auc", published=[*published, replace(published[0], fraction=None)])
+    figure = label_efficiency_figure(run_curves({"run 1": summary}), "auc",
+                                     published=[*published, replace(published[0], fraction=None)])
     lines = {trace.name: trace for trace in figure.data if trace.name}
-    assert lines["supervised (finetune)"].line.dash == "dash"
-    assert lines["simclr (linear)"].line.dash == "solid"
-    assert list(lines["simclr (linear)"].y) == pytest.approx([0.75, 0.92])
+    assert lines["from scratch (supervised)"].line.dash == "solid"  # fine-tuned
+    assert lines["from scratch (supervised)"].line.color == METHOD_COLOURS["supervised"]
+    assert lines["SimCLR, linear"].line.dash == "dash"
+    assert lines["SimCLR, linear"].line.color == METHOD_COLOURS["simclr"]
+    assert list(lines["SimCLR, linear"].y) == pytest.approx([0.75, 0.92])
     stars = lines["published"]
     assert len(stars.x) == len(published)  # a number without a label fraction has no place on the x axis
     assert list(stars.y) == [value.value for value in published]
@@ -98,3 +101,15 @@ def test_summarise_gives_mean_std_and_count_per_group():
     assert simclr["acc_std"] == 0.0
     assert rows[0]["auc_std"] == 0.0 and rows[0]["count"] == 1
     assert math.isnan(rows[2]["auc_mean"]) and rows[2]["acc_mean"] == pytest.approx(0.7)
+
+
+def test_runs_on_one_test_set_draw_each_baseline_once_and_short_labels_name_the_run_only_when_needed():
+    first = curve_summary(POINTS)
+    second = curve_summary([dict(p, method="byol") if p["method"] == "simclr" else p for p in POINTS])
+    names = [curve.name for curve in run_curves({"#1 a": first, "#2 b": second})]
+    assert sorted(names) == ["BYOL, linear", "SimCLR, linear", "from scratch (supervised)"]
+    apart = [curve.name for curve in run_curves({"#1 a": first, "#2 b": second}, shared_test_set=False)]
+    assert sorted(apart) == ["#1 from scratch (supervised)", "#2 from scratch (supervised)", "BYOL, linear",
+                             "SimCLR, linear"]
+    same_method = [curve.name for curve in run_curves({"#1 a": first, "#3 c": first})]
+    assert sorted(same_method) == ["#1 SimCLR, linear", "#3 SimCLR, linear", "from scratch (supervised)"]

@@ -8,38 +8,50 @@ import pytest
 from sslcore.experiments import bench
 from sslcore.cli import main
 
-POINT_KEYS = {"method", "protocol", "fraction", "n_labelled", "seed", "auc", "acc", "balanced_acc"}
+POINT_KEYS = {"method", "protocol", "fraction", "n_labelled", "seed", "auc", "acc", "balanced_acc", "pretrain_seed"}
+COMPARISON_KEYS = {"method", "protocol", "baseline", "baseline_protocol", "fraction", "n_labelled", "mean_difference",
+                   "ci_low", "ci_high", "verdict", "n_seeds"}
+SMALL_SWEEP = {"fractions": (0.05, 1.0), "seeds": (0, 1), "finetune_epochs": 2, "finetune_lrs": (1e-3,)}
 
 
 @pytest.fixture(scope="module")
 def tiny_report():
-    return bench.run_preset("cpu-quick", "synthetic", epochs=1, batch_size=32, device="cpu",
-                            dataset_options={"n_images": 300})
+    return bench.run_preset("cpu-quick", "synthetic", epochs=1, batch_size=32, device="cpu", max_train_images=None,
+                            dataset_options={"n_images": 300}, evaluation=SMALL_SWEEP)
 
 
 def test_a_preset_report_has_the_documented_json_layout(tiny_report):
-    assert {"points", "timings", "device", "dataset", "config"} <= set(tiny_report)
+    assert {"points", "timings", "device", "dataset", "config", "comparisons"} <= set(tiny_report)
     assert set(tiny_report["timings"]) == {"pretrain_s", "eval_s", "total_s"}
-    assert tiny_report["device"] == "cpu" and tiny_report["dataset"] == "synthetic"
+    assert tiny_report["device"] == "cpu" and tiny_report["dataset"]["spec"] == "synthetic"
+    assert len(tiny_report["dataset"]["test_sha256"]) == 64 and tiny_report["config"]["data_seed"] == 0
     points = tiny_report["points"]
     assert all(POINT_KEYS <= set(point) for point in points)
     methods = {(point["method"], point["protocol"]) for point in points}
-    assert methods == {("simclr", "linear"), ("simclr", "knn"), ("random", "linear"), ("random", "knn"),
-                       ("supervised", "finetune")}
-    assert {point["fraction"] for point in points} == {0.01, 0.05, 0.1, 0.25, 1.0}
-    assert {point["seed"] for point in points} == {0, 1, 2}
+    assert methods == {("simclr", "linear"), ("simclr", "knn"), ("simclr", "finetune"), ("random", "linear"),
+                       ("random", "knn"), ("supervised", "finetune")}
+    assert {point["fraction"] for point in points} == {0.05, 1.0}
+    assert {point["seed"] for point in points} == {0, 1}
+    comparisons = tiny_report["comparisons"]
+    assert all(set(c) >= COMPARISON_KEYS for c in comparisons)
+    # Like against like: fine-tuning against scratch, each frozen probe against the random backbone's.
+    assert {(c["protocol"], c["baseline"], c["baseline_protocol"]) for c in comparisons} == {
+        ("finetune", "supervised", "finetune"), ("linear", "random", "linear"), ("knn", "random", "knn")}
+    assert all(c["ci_low"] <= c["mean_difference"] <= c["ci_high"] and c["n_seeds"] == 2 for c in comparisons)
     json.dumps(tiny_report)  # what --out writes
 
 
-def test_the_markdown_table_has_one_row_per_method_and_protocol(tiny_report):
+def test_the_markdown_table_has_one_row_per_method_and_protocol_and_one_per_comparison(tiny_report):
     table = bench.preset_markdown(tiny_report)
     lines = table.splitlines()
-    assert lines[0] == "| method | protocol | 0.01 | 0.05 | 0.1 | 0.25 | 1 |"
-    rows = [line for line in lines[2:] if line.startswith("| ")]
-    assert len(rows) == 5 and all(line.count("±") == 5 for line in rows)
+    assert lines[0] == "| method | protocol | 0.05 | 1 |"
+    rows = [line for line in lines[2:] if line.startswith("| ") and "±" in line]
+    assert len(rows) == 6 and all(line.count("±") == 2 for line in rows)
     linear = next(row for row in tiny_report["summary"] if (row["method"], row["protocol"], row["fraction"])
-                  == ("simclr", "linear", 0.01))
+                  == ("simclr", "linear", 0.05))
     assert f"| simclr | linear | {linear['auc_mean']:.3f} ± {linear['auc_std']:.3f} |" in table
+    verdicts = [line for line in lines if line.endswith(("| better |", "| worse |", "| no detectable difference |"))]
+    assert len(verdicts) == len(tiny_report["comparisons"]) == 6
     assert "cpu-quick on synthetic (cpu)" in lines[-1]
 
 

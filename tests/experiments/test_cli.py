@@ -15,7 +15,7 @@ from sslcore.runs import RunStore
 def tiny_config_file(path, **evaluation):
     config = preset("cpu-quick", epochs=1, batch_size=32, max_train_images=None, device="cpu",
                     dataset_options={"n_images": 240}).to_dict()
-    config["evaluation"].update({"fractions": [0.1, 1.0], "seeds": [0], **evaluation})
+    config["evaluation"].update({"fractions": [0.1, 1.0], "seeds": [0], "protocols": ["linear", "knn"], **evaluation})
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -36,6 +36,10 @@ def test_experiment_writes_a_replayable_config_the_checkpoint_and_every_point(ex
     # simclr and the random backbone, linear and kNN, two fractions, one seed.
     assert len(result["points"]) == 8 and {p["method"] for p in result["points"]} == {"simclr", "random"}
     assert set(result["timings"]) == {"pretrain_s", "eval_s", "total_s"}
+    assert len(result["dataset"]["test_sha256"]) == 64
+    # Each probe against the same probe on the random backbone, at each fraction.
+    assert {(c["protocol"], c["baseline"], c["fraction"]) for c in result["comparisons"]} == {
+        (protocol, "random", fraction) for protocol in ("linear", "knn") for fraction in (0.1, 1.0)}
     with (experiment_out / "curve.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == 8
 

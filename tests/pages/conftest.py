@@ -1,5 +1,6 @@
 """Runs put straight into the test's store, so that pages render real stored data without training."""
 
+import json
 import os
 
 import pytest
@@ -12,11 +13,13 @@ FRACTIONS = (0.01, 0.1, 1.0)
 
 @pytest.fixture
 def finished_run():
-    """``finished_run(name, aucs=(0.7, 0.8), **config_overrides) -> id``: a succeeded run whose SSL
-    method (linear probe) scores AUC ``aucs[seed] + fraction / 10`` and its supervised baseline 0.1 less."""
+    """``finished_run(name, aucs=(0.7, 0.8), test_sha256="a" * 64, comparisons=None, **config_overrides) -> id``:
+    a succeeded run whose SSL method (linear probe) scores AUC ``aucs[seed] + fraction / 10`` and its
+    supervised baseline 0.1 less, scored on the test set ``test_sha256``; ``comparisons`` (dicts) are
+    written as its comparisons.json."""
     store = RunStore()
 
-    def make(name, aucs=(0.7, 0.8), **overrides):
+    def make(name, aucs=(0.7, 0.8), test_sha256="a" * 64, comparisons=None, **overrides):
         config = preset("cpu-quick", **overrides).to_dict()
         run_id = store.create_run("experiment", config, name=name)
         store.claim_next(os.getpid(), "cpu")
@@ -25,7 +28,9 @@ def finished_run():
              "seed": seed, "auc": auc + fraction / 10 - shift, "acc": auc - shift, "balanced_acc": auc - shift}
             for method, protocol, shift in ((config["method"], "linear", 0.0), ("supervised", "finetune", 0.1))
             for fraction in FRACTIONS for seed, auc in enumerate(aucs)])
-        store.finish(run_id, "succeeded")
+        if comparisons is not None:
+            store.write_artifact(run_id, "comparisons.json", json.dumps(comparisons))
+        store.finish(run_id, "succeeded", result={"test_sha256": test_sha256})
         return run_id
 
     return make

@@ -1,12 +1,14 @@
 """The Lab's experiment job, run end to end by a real worker on a small synthetic experiment."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
 import yaml
 
 from sslcore.evaluate import labelled_subset
+from sslcore.evaluate.compare import VERDICTS, load_scores
 from sslcore.evaluate.embeddings import load_embeddings
 from sslcore.experiments.config import ExperimentConfig
 from sslcore.experiments.presets import preset
@@ -21,6 +23,7 @@ FRACTIONS = (0.05, 1.0)
 def small_experiment() -> ExperimentConfig:
     config = preset("cpu-quick", epochs=1, batch_size=64, max_train_images=None, dataset_options={"n_images": 500})
     config.evaluation.fractions, config.evaluation.seeds = FRACTIONS, (0,)
+    config.evaluation.finetune_epochs, config.evaluation.finetune_lrs = 2, (1e-3,)
     return config
 
 
@@ -43,13 +46,28 @@ def test_the_run_succeeds_with_progress_points_timings_and_a_headline(finished):
     names = {row["name"] for row in store.metrics(run_id)}
     assert {"loss", "images_per_second", "progress", "knn_accuracy"} <= names
     points = store.points(run_id)
-    # The method (linear, knn), the random backbone (linear, knn) and supervised, per fraction.
+    # The method (linear, knn, fine-tuned), the random backbone (linear, knn) and supervised, per fraction.
     assert {(p["method"], p["protocol"]) for p in points} == {
-        ("simclr", "linear"), ("simclr", "knn"), ("random", "linear"), ("random", "knn"), ("supervised", "finetune")}
+        ("simclr", "linear"), ("simclr", "knn"), ("simclr", "finetune"), ("random", "linear"), ("random", "knn"),
+        ("supervised", "finetune")}
     assert {p["fraction"] for p in points} == set(FRACTIONS)
     assert set(run.timings) == {"pretrain_s", "eval_s", "total_s"}
-    own = [p["auc"] for p in points if p["method"] == "simclr" and p["protocol"] == "linear" and p["fraction"] == 0.05]
-    assert run.headline_name == "linear AUC @ 5% labels" and run.headline_value == pytest.approx(np.mean(own))
+    own = [p["auc"] for p in points if p["method"] == "simclr" and p["protocol"] == "finetune" and p["fraction"] == 0.05]
+    # The headline is the fine-tuned number: what is compared with training from scratch.
+    assert run.headline_name == "finetune AUC @ 5% labels" and run.headline_value == pytest.approx(np.mean(own))
+    assert run.result["test_sha256"] == load_for_config(config.pretrain).test_fingerprint()
+
+
+def test_the_run_keeps_its_test_scores_and_its_paired_comparisons(finished):
+    store, run_id, config = finished
+    scores, labels, fingerprint = load_scores(store.artifact_path(run_id, "scores.npz"))
+    assert fingerprint == store.get(run_id).result["test_sha256"]
+    assert len(scores) == len(store.points(run_id)) and all(len(value) == len(labels) for value in scores.values())
+    comparisons = json.loads(store.artifact_path(run_id, "comparisons.json").read_text())
+    assert {(c["protocol"], c["baseline"], c["fraction"]) for c in comparisons} == {
+        (protocol, baseline, fraction) for protocol, baseline in (("finetune", "supervised"), ("linear", "random"),
+                                                                  ("knn", "random")) for fraction in FRACTIONS}
+    assert all(c["verdict"] in VERDICTS for c in comparisons)
 
 
 def test_the_artifacts_replay_the_run_and_hold_every_point(finished):

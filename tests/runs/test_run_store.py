@@ -7,6 +7,7 @@ import time
 import pytest
 
 from sslcore.runs import RunNotFoundError, RunStore, default_db_path
+from sslcore.runs import store as store_module
 
 CONFIG = {"dataset": "pneumoniamnist", "method": "simclr", "epochs": 2}
 
@@ -149,3 +150,20 @@ def test_concurrent_writers_in_two_processes_do_not_lock_each_other_out(store, s
     runs = store.list_runs()
     assert len(runs) == 300 and {run.config["writer"] for run in runs} == {"a", "b"}
     assert all(len(store.metrics(run.id)) == 1 for run in runs[:10])
+
+
+def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_runs(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old_schema = store_module._SCHEMA.replace(", pretrain_seed INTEGER NOT NULL DEFAULT 0, val_auc REAL", "")
+    with sqlite3.connect(path) as connection:
+        connection.executescript(old_schema)
+        connection.execute("INSERT INTO runs (created_at, name, kind, config) VALUES (0, 'old', 'experiment', '{}')")
+        connection.execute("INSERT INTO points (run_id, method, protocol, fraction, auc) VALUES (1, 'simclr', 'linear', 0.1, 0.8)")
+        connection.execute("PRAGMA user_version = 1")
+    store = RunStore(path)
+    [point] = store.points(1)
+    assert point["auc"] == 0.8 and point["pretrain_seed"] == 0 and point["val_auc"] is None
+    store.add_points(1, [{"method": "simclr", "protocol": "linear", "fraction": 1.0, "pretrain_seed": 2, "val_auc": 0.9}])
+    assert store.points(1)[1]["pretrain_seed"] == 2

@@ -120,3 +120,42 @@ def test_methods_with_labels_partners_or_momentum_train(tiny_dataset, method):
 def test_a_batch_larger_than_the_split_is_refused(tiny_dataset):
     with pytest.raises(ValueError, match="fewer than one batch"):
         pretrain(tiny_config(batch_size=4096), dataset=tiny_dataset)
+
+
+def test_the_data_seed_fixes_the_test_set_and_the_model_seed_does_not_change_it():
+    from sslcore.training import load_for_config
+
+    options = {"dataset_options": {"n_images": 120}}
+    first = load_for_config(tiny_config(seed=0, **options))
+    other_model = load_for_config(tiny_config(seed=7, **options))
+    other_data = load_for_config(tiny_config(seed=0, data_seed=1, **options))
+    assert first.test_fingerprint() == other_model.test_fingerprint()
+    assert first.test_fingerprint() != other_data.test_fingerprint()
+
+
+def test_micle_on_data_without_patients_is_refused_with_what_to_do(tiny_dataset):
+    import dataclasses
+
+    from sslcore.data.base import Split
+
+    train = tiny_dataset.splits["train"]
+    one_image_each = Split(train.images, train.labels, torch.arange(len(train.labels)))
+    dataset = dataclasses.replace(tiny_dataset, splits={**tiny_dataset.splits, "train": one_image_each})
+    with pytest.raises(ValueError, match="two images of the same patient.*use SimCLR"):
+        pretrain(tiny_config(method="micle", epochs=1), dataset=dataset)
+
+
+def test_max_train_images_keeps_a_stratified_random_subset(tiny_dataset):
+    seen = []
+    method = built(tiny_config(), tiny_dataset)
+    step = method.training_step
+    method.training_step = lambda batch, augment_fn: seen.append(batch.images) or step(batch, augment_fn)
+    pretrain(tiny_config(epochs=1, max_train_images=64, knn_monitor=False), dataset=tiny_dataset, method=method)
+    train = tiny_dataset.splits["train"]
+    used = torch.cat(seen)
+    assert len(used) == 64
+    assert not torch.equal(used.sort(0).values, train.images[:64].sort(0).values)  # not the first 64
+    counts = torch.bincount(train.labels, minlength=5).double()
+    kept = [int((train.images == image).flatten(1).all(1).nonzero()[0]) for image in used]
+    shares = torch.bincount(train.labels[kept], minlength=5).double() / 64
+    assert torch.allclose(shares, counts / counts.sum(), atol=1 / 64 + 1e-9)
