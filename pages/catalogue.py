@@ -148,7 +148,7 @@ def _details(catalogue, results) -> None:
         st.markdown(f"#### {escape_markdown(study.title)}")
         links = [markdown_link(f"doi:{study.doi}", study.doi_url) if study.doi else "",
                  markdown_link(f"arXiv:{study.arxiv_id}", study.arxiv_url) if study.arxiv_id else "",
-                 markdown_link("web page", study.url) if study.url else ""]
+                 markdown_link("web page", study.url) if study.url not in ("", study.doi_url, study.arxiv_url) else ""]
         lines = [
             ("Authors", escape_markdown("; ".join(study.authors)) or "not stated"),
             ("Published", escape_markdown(", ".join(str(part) for part in (study.venue, study.year) if part))),
