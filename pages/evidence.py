@@ -18,15 +18,22 @@ st.caption(
 
 frame = published.published_frame()
 SOURCE = st.column_config.LinkColumn("source")
-COLUMNS = ["dataset_id", "dataset", "image_size", "method_id", "method", "backbone", "protocol", "eval_protocol",
-           "fraction", "metric", "value", "original_value", "unit", "baseline", "confidence", "table_or_figure",
-           "url", "paper", "year"]
+# What a reader needs first: which number, for what, and where it comes from; the rest on demand.
+MAIN_COLUMNS = ["dataset", "method", "protocol", "fraction", "metric", "value", "url"]
+MORE_COLUMNS = ["original_value", "unit", "confidence", "paper", "year", "table_or_figure", "backbone", "image_size",
+                "eval_protocol", "baseline", "dataset_id", "method_id"]
 COLUMN_CONFIG = {
     "url": SOURCE,
     "original_value": st.column_config.TextColumn("published"),
     "fraction": st.column_config.NumberColumn("label fraction", format="percent"),
     "image_size": st.column_config.NumberColumn("image size", format="%d px"),
 }
+
+more = st.multiselect("More columns in the tables", MORE_COLUMNS, key="evidence-columns", placeholder="none",
+                      help="The tables show each number's dataset, method, protocol, label fraction, metric, value "
+                           "and source; add the published value with its unit, the confidence, the paper, the "
+                           "backbone and the rest here.")
+COLUMNS = MAIN_COLUMNS + more
 
 browse, curves_tab, benchmarks, yours = st.tabs(["Browse", "Label-efficiency curves", "MedMNIST benchmarks",
                                                   "Your runs beside them"])
@@ -43,7 +50,7 @@ with browse:
         if chosen:
             shown = shown[shown[column].isin(chosen)]
     st.caption(f"{len(shown)} of {len(frame)} published numbers")
-    st.dataframe(shown[COLUMNS], hide_index=True, column_config=COLUMN_CONFIG)
+    st.dataframe(shown, hide_index=True, column_order=COLUMNS, column_config=COLUMN_CONFIG)
 
 with curves_tab:
     st.caption("Where a paper reports several label fractions for one method, its numbers form a curve. "
@@ -54,7 +61,7 @@ with curves_tab:
     st.plotly_chart(label_efficiency_figure(published_curves(curves), metric, y_title=f"{metric} (fraction)"),
                     key="curves")
     points = published.published_frame(value for series in curves.values() for value in series)
-    st.dataframe(points[COLUMNS], hide_index=True, column_config=COLUMN_CONFIG)
+    st.dataframe(points, hide_index=True, column_order=COLUMNS, column_config=COLUMN_CONFIG)
 
 with benchmarks:
     papers = {published.MEDMNIST_V2: "MedMNIST v2 (Yang et al. 2023): supervised and AutoML, 28x28",

@@ -5,16 +5,17 @@ the user's additions live in a separate layer in the user's data folder.
 """
 
 from sslcore.catalogue.checks import Problem, check_review_data
-from sslcore.catalogue.facets import FACETS, Filters, facet_counts
+from sslcore.catalogue.facets import FACETS, FacetIndex, Filters, facet_counts
 from sslcore.catalogue.importer import MAX_IMPORT_BYTES, ImportReport, import_bibtex
-from sslcore.catalogue.store import Catalogue, load_catalogue, remove_user_studies, user_layer_paths
-from sslcore.catalogue.study import ANNOTATION_COLUMNS, Study, to_bibtex
+from sslcore.catalogue.store import Browse, Catalogue, load_catalogue, remove_user_studies, user_layer_paths
+from sslcore.catalogue.study import ANNOTATION_COLUMNS, CLASSIFICATION_SCOPES, SCOPE_BY_TASK, Study, to_bibtex
+from sslcore.catalogue.synonyms import Synonyms, load_synonyms
 from sslcore.catalogue.taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["ANNOTATION_COLUMNS", "FACETS", "MAX_IMPORT_BYTES", "Catalogue", "Filters", "ImportReport",
-           "Problem", "Study", "Taxonomy", "check_review_data", "export_csv", "facet_counts",
-           "import_bibtex", "load_catalogue", "load_taxonomy", "remove_user_studies", "to_bibtex",
-           "user_layer_paths"]
+__all__ = ["ANNOTATION_COLUMNS", "CLASSIFICATION_SCOPES", "FACETS", "MAX_IMPORT_BYTES", "SCOPE_BY_TASK", "Browse",
+           "Catalogue", "FacetIndex", "Filters", "ImportReport", "Problem", "Study", "Synonyms", "Taxonomy",
+           "check_review_data", "export_csv", "facet_counts", "import_bibtex", "load_catalogue", "load_synonyms",
+           "load_taxonomy", "remove_user_studies", "to_bibtex", "user_layer_paths"]
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").

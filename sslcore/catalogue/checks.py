@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sslcore.paths import REVIEW_DATA
 
-CHECK_MODULES = ["sslcore.catalogue.checks", "sslcore.catalogue.published"]
+CHECK_MODULES = ["sslcore.catalogue.checks", "sslcore.catalogue.synonyms", "sslcore.catalogue.published"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,12 @@ def check_review_data(review_dir: str | Path = REVIEW_DATA) -> list[Problem]:
 
 
 def check(review_dir: Path) -> list[Problem]:
-    """Problems of the study catalogue: taxonomy.yaml, studies.bib and studies.csv."""
+    """Problems of the study catalogue: taxonomy.yaml, studies.bib and studies.csv. Besides keys,
+    vocabulary, DOIs, arXiv ids, titles and years, every study needs a source link of valid form
+    and a strategy that agrees with the taxonomy's methods map (``Taxonomy.strategy_problem``)."""
     from sslcore.catalogue.study import ANNOTATION_COLUMNS, entry_problems, parse_bibtex
     from sslcore.catalogue.taxonomy import VOCABULARY_COLUMNS, read_taxonomy
+    from sslcore.catalogue.text import source_link_problem
 
     taxonomy_path, bib_path, csv_path = (review_dir / name for name in
                                          ("taxonomy.yaml", "studies.bib", "studies.csv"))
@@ -81,6 +84,10 @@ def check(review_dir: Path) -> list[Problem]:
             if value and value not in taxonomy.vocabulary(column):
                 problems.append(Problem(csv_path.name, key, f"unknown {column} '{value}' "
                                         f"(not in taxonomy.yaml; allowed: {', '.join(taxonomy.vocabulary(column))})"))
+        for message in (source_link_problem(row["source"].strip()),
+                        taxonomy.strategy_problem(row["ssl_method"], row["ssl_strategy"].strip())):
+            if message:
+                problems.append(Problem(csv_path.name, key, message))
     problems += [Problem(csv_path.name, key, "no BibTeX entry with this key in studies.bib")
                  for key in sorted(csv_keys - bib_keys)]
     problems += [Problem(bib_path.name, key, "no row with this key in studies.csv")

@@ -12,8 +12,10 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="catalogue_command", metavar="ACTION", required=True)
 
     search = commands.add_parser("search", help="ranked full-text search with facet filters",
-                                 description="Search titles, authors, venues, methods, claims and "
-                                             "pretraining data; every word must match.")
+                                 description="Search titles, methods, modalities, body regions, tasks, claims, "
+                                             "pretraining data, authors and venues; every word must match, and "
+                                             "names of one concept count as one (MAE = masked autoencoder, "
+                                             "CXR = chest X-ray: review_data/synonyms.yaml).")
     search.add_argument("query", nargs="*", help="words to search for (none: all studies)")
     _add_filter_arguments(search)
     search.add_argument("--format", choices=("table", "csv", "bib", "json"), default="table")
@@ -38,12 +40,13 @@ def register(subparsers) -> None:
 
     check = commands.add_parser("check", help="validate review_data/ (exit 1 on any problem)",
                                 description="Check the shipped review data: vocabulary, keys, DOIs, arXiv "
-                                            "ids, titles and years.")
+                                            "ids, titles and years, each study's source link, the taxonomy's "
+                                            "method-to-strategy map, the synonyms and the published results.")
     check.set_defaults(func=_check)
 
 
 def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
-    for facet in ("modality", "anatomy", "task", "strategy", "method"):
+    for facet in ("modality", "anatomy", "task", "scope", "strategy", "method"):
         parser.add_argument(f"--{facet}", action="append", default=[], metavar="VALUE",
                             help=f"keep studies with this {facet} (repeat for several)")
     parser.add_argument("--year-from", type=int, metavar="N")
@@ -53,8 +56,8 @@ def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
 def _search(args) -> int:
     from sslcore.catalogue import Filters, export_csv, load_catalogue, to_bibtex
 
-    filters = Filters(modality=args.modality, anatomy=args.anatomy, task=args.task, strategy=args.strategy,
-                      method=args.method, year_from=args.year_from, year_to=args.year_to)
+    filters = Filters(modality=args.modality, anatomy=args.anatomy, task=args.task, scope=args.scope,
+                      strategy=args.strategy, method=args.method, year_from=args.year_from, year_to=args.year_to)
     studies = load_catalogue().search(" ".join(args.query), filters)
     if args.format == "bib":
         sys.stdout.write(to_bibtex(studies))
@@ -64,7 +67,7 @@ def _search(args) -> int:
         import json
 
         rows = [{**s.annotations(), "title": s.title, "authors": list(s.authors), "year": s.year,
-                 "venue": s.venue, "doi": s.doi, "arxiv_id": s.arxiv_id, "url": s.url,
+                 "venue": s.venue, "doi": s.doi, "arxiv_id": s.arxiv_id, "url": s.url, "scope": s.scope,
                  "user_added": s.user_added} for s in studies]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:

@@ -13,7 +13,7 @@ from pathlib import Path
 from sslcore.catalogue.study import (MAX_FIELD_CHARS, BibEntry, Study, entry_problems, parse_bibtex,
                                      read_annotations, study_from)
 from sslcore.catalogue.taxonomy import VOCABULARY_COLUMNS, load_taxonomy
-from sslcore.catalogue.text import arxiv_base, excerpt, normalise_title
+from sslcore.catalogue.text import arxiv_base, excerpt, normalise_title, source_link_problem
 
 # A BibTeX file of several thousand references stays well under this size.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -99,6 +99,8 @@ def _annotation_problems(row: dict[str, str], taxonomy) -> list[str]:
         if value and value not in taxonomy.vocabulary(column):
             allowed = ", ".join(taxonomy.vocabulary(column))
             problems.append(f"unknown {column} '{excerpt(value)}' (allowed: {allowed})")
+    if row.get("source") and len(row["source"]) <= MAX_FIELD_CHARS:
+        problems += [problem for problem in [source_link_problem(row["source"])] if problem]
     return problems
 
 

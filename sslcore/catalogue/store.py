@@ -15,6 +15,7 @@ import fcntl
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -59,7 +60,31 @@ class Catalogue:
     def _index(self):
         from sslcore.catalogue.search import SearchIndex
 
-        return SearchIndex(self.studies)
+        return SearchIndex(self.studies, load_taxonomy())
+
+    @cached_property
+    def _newest_first(self):
+        """Positions of the studies, newest first, then by title."""
+        import numpy as np
+
+        order = sorted(range(len(self.studies)), key=lambda i: (-(self.studies[i].year or 0),
+                                                                self.studies[i].title.casefold()))
+        return np.array(order, dtype=np.int64)
+
+    @cached_property
+    def _key_rank(self):
+        """Each study's rank in key order (ties of a ranked search are broken by key)."""
+        import numpy as np
+
+        ranks = np.empty(len(self.studies), dtype=np.int64)
+        ranks[sorted(range(len(self.studies)), key=lambda i: self.studies[i].key)] = np.arange(len(self.studies))
+        return ranks
+
+    @cached_property
+    def _facets(self):
+        from sslcore.catalogue.facets import FacetIndex
+
+        return FacetIndex(self.studies)
 
     def __len__(self) -> int:
         return len(self.studies)
@@ -76,12 +101,32 @@ class Catalogue:
     def search(self, query: str = "", filters: Filters = Filters()) -> list[Study]:
         """Studies matching every word of ``query`` and the filters, best match first; with an
         empty query, all studies passing the filters, newest first."""
+        return self.browse(query, filters, counts=False).studies
+
+    def browse(self, query: str = "", filters: Filters = Filters(), *, counts: bool = True) -> "Browse":
+        """One step of a faceted search: the studies of ``search(query, filters)`` and, unless
+        ``counts`` is False, each facet value's count among the studies matching the query and
+        the other facets' filters (``FacetIndex.counts``), so that a widget can show what choosing
+        the value would give."""
+        import numpy as np
+
         scores = self._index.scores(query)
+        matching = None if scores is None else scores > 0
+        keep = self._facets.mask(filters, matching)
         if scores is None:
-            hits = [s for s in self.studies if filters.matches(s)]
-            return sorted(hits, key=lambda s: (-(s.year or 0), s.title.casefold()))
-        ranked = sorted((i for i in scores.nonzero()[0]), key=lambda i: (-scores[i], self.studies[i].key))
-        return [self.studies[i] for i in ranked if filters.matches(self.studies[i])]
+            order = self._newest_first[keep[self._newest_first]]
+        else:
+            found = np.flatnonzero(keep)
+            order = found[np.lexsort((self._key_rank[found], -scores[found]))]
+        return Browse([self.studies[i] for i in order],
+                      self._facets.counts(filters, matching) if counts else {})
+
+
+@dataclass(frozen=True)
+class Browse:
+    """The result of ``Catalogue.browse``: the studies found, best first, and the facet counts."""
+    studies: list[Study]
+    counts: dict[str, Counter]
 
 
 def read_layer(bib_text: str, csv_text: str, source: str, *, user_added: bool) -> tuple[list[Study], list[str]]:

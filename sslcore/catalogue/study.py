@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sslcore.catalogue.text import (arxiv_id_from, clean_latex, excerpt, is_valid_arxiv_id, is_valid_doi,
                                     normalise_doi, split_authors)
 
-# Columns of studies.csv / user.csv, in order: the key joins a row to its BibTeX entry.
+# Columns of studies.csv / user.csv, in order: the key joins a row to its BibTeX entry; ``source``
+# is the link of the public record that confirms the entry (publisher, PubMed, arXiv, proceedings).
 ANNOTATION_COLUMNS = ("key", "modality", "anatomy", "task", "ssl_strategy", "ssl_method",
-                      "pretrain_data", "claim", "known_in_review", "verified_by")
+                      "pretrain_data", "claim", "source")
+# The catalogue's subject is image classification (Huang et al. 2023; Zeng et al. 2024). A study's
+# scope, derived from its task, says whether it is one (alone or among other tasks) or a neighbour
+# the reviews list that is not a classification study.
+SCOPE_BY_TASK = {"classification": "classification", "multiple": "classification and other tasks",
+                 "segmentation": "segmentation only", "detection": "detection only",
+                 "regression": "regression only", "retrieval": "retrieval only"}
+CLASSIFICATION_SCOPES = ("classification", "classification and other tasks")
+NO_TASK_SCOPE = "task not stated"
 # The longest field value (BibTeX field or CSV cell) and citation key accepted. A long abstract has
 # about 3,000 characters and an author list of 500 names about 15,000.
 MAX_FIELD_CHARS = 20_000
@@ -56,20 +65,20 @@ class Study:
     ssl_method: str = ""
     pretrain_data: str = ""
     claim: str = ""
-    known_in_review: str = ""
-    verified_by: str = ""
+    source: str = ""
     method_families: tuple[str, ...] = ()
     user_added: bool = False
-    reviews: tuple[str, ...] = field(default=(), init=False)
-
-    def __post_init__(self):
-        reviews = tuple(r.strip() for r in self.known_in_review.split(";") if r.strip())
-        object.__setattr__(self, "reviews", reviews)
 
     @property
-    def source(self) -> str:
+    def origin(self) -> str:
         """"user" for a study the user imported, "shipped" for one of review_data/."""
         return "user" if self.user_added else "shipped"
+
+    @property
+    def scope(self) -> str:
+        """"classification", "classification and other tasks", or the neighbour's task ("segmentation
+        only"...); "task not stated" without a task."""
+        return SCOPE_BY_TASK.get(self.task, NO_TASK_SCOPE if not self.task else f"{self.task} only")
 
     @property
     def doi_url(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +31,10 @@ class MethodFamily:
     aliases: tuple[tuple[str, ...], ...]  # each alias as a word sequence
 
 
+# Characters of an ssl_method that join the parts of a combined method ("MoCo + rotation").
+_JOINS = ("+", " plus ", "combined with", "combining", "combines")
+
+
 @dataclass(frozen=True)
 class Taxonomy:
     strategies: dict[str, Term]
@@ -38,6 +42,8 @@ class Taxonomy:
     anatomies: dict[str, Term]
     tasks: dict[str, Term]
     methods: tuple[MethodFamily, ...]
+    strategy_cues: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    comparison_cues: tuple[tuple[str, ...], ...] = ()
 
     def vocabulary(self, column: str) -> dict[str, Term]:
         """Allowed values of an annotation column ("modality", "anatomy", "task", "ssl_strategy")."""
@@ -58,6 +64,30 @@ class Taxonomy:
             if any(_contains(words, alias) for alias in family.aliases):
                 found.append(family.name)
         return tuple(found)
+
+    def strategy_problem(self, method_text: str, strategy: str) -> str | None:
+        """Why ``strategy`` breaks the methods map for a study whose method is ``method_text``, or
+        None. A method naming exactly one family carries that family's strategy; it may instead be
+        "hybrid" when it also names an objective of another strategy or joins parts ("+", "plus"),
+        and leave the strategy empty when it compares methods. Methods naming no family or several
+        families are not constrained."""
+        names = self.method_families(method_text)
+        if len(names) != 1:
+            return None
+        family = next(f for f in self.methods if f.name == names[0])
+        if strategy == family.strategy:
+            return None
+        words = tokenize(method_text)
+        if strategy == "hybrid":
+            other = any(_contains(words, cue) for value, cues in self.strategy_cues.items()
+                        if value != family.strategy for cue in cues)
+            if other or any(join in f" {method_text.casefold()} " for join in _JOINS):
+                return None
+        if not strategy and any(_contains(words, cue) for cue in self.comparison_cues):
+            return None
+        return (f"ssl_method names {family.name} ({family.strategy}) but ssl_strategy is "
+                f"'{strategy or 'empty'}' (taxonomy.yaml methods map; a hybrid method names another objective, "
+                f"a study comparing methods says so)")
 
 
 def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
@@ -87,6 +117,12 @@ def _methods(raw: dict, strategies: dict[str, Term], path: Path) -> tuple[Method
     return tuple(families)
 
 
+def _cue_list(values, where: str, path: Path) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) and tokenize(v) for v in values):
+        raise ValueError(f"{path}: {where} needs a list of words")
+    return tuple(tuple(tokenize(value)) for value in values)
+
+
 def read_taxonomy(path: str | Path) -> Taxonomy:
     """Read and validate a taxonomy file; raises ValueError naming the file and the faulty entry."""
     import yaml
@@ -99,9 +135,16 @@ def read_taxonomy(path: str | Path) -> Taxonomy:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping of sections at the top level")
     strategies = _terms(raw, "strategies", path)
+    cues = raw.get("strategy_cues") or {}
+    unknown = [name for name in cues if name not in strategies]
+    if not isinstance(cues, dict) or unknown:
+        raise ValueError(f"{path}: strategy_cues maps strategies to words; unknown strategy: {', '.join(unknown)}")
     return Taxonomy(strategies=strategies, modalities=_terms(raw, "modalities", path),
                     anatomies=_terms(raw, "anatomies", path), tasks=_terms(raw, "tasks", path),
-                    methods=_methods(raw, strategies, path))
+                    methods=_methods(raw, strategies, path),
+                    strategy_cues={name: _cue_list(words, f"strategy_cues.{name}", path)
+                                   for name, words in cues.items()},
+                    comparison_cues=_cue_list(raw.get("comparison_cues") or [], "comparison_cues", path))
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _DOI = re.compile(r"10\.\d{4,9}/\S++")
@@ -32,6 +33,8 @@ _AUTHOR_MARKS = re.compile(r"[{}]|(?<!\s)\s++and(?=\s)")
 
 def fold(text: str) -> str:
     """Lower-case ``text`` and strip accents, so that "Müller" and "muller" compare equal."""
+    if text.isascii():
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -39,6 +42,12 @@ def fold(text: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Split folded ``text`` into alphanumeric words ("MoCo-CXR" -> ["moco", "cxr"])."""
     return _TOKEN.findall(fold(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def singular(word: str) -> str:
+    """``word`` without a plural "s" ("radiographs" -> "radiograph"); short words and "-ss" stay."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def normalise_title(title: str) -> str:
@@ -88,6 +97,24 @@ def is_valid_doi(doi: str) -> bool:
 
 def is_valid_arxiv_id(arxiv_id: str) -> bool:
     return _ARXIV.fullmatch(arxiv_id) is not None
+
+
+def source_link_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as the link of a public record, or None: it must be an https URL
+    with a host, a doi.org link must end in a valid DOI, an arxiv.org/abs/ link in a valid arXiv id."""
+    from urllib.parse import unquote, urlsplit
+
+    if not url:
+        return "no source link"
+    parts = urlsplit(url)
+    if parts.scheme != "https" or "." not in parts.netloc or any(c.isspace() for c in url):
+        return f"source '{excerpt(url)}' is not an https link (https://host/path)"
+    host = parts.netloc.lower().removeprefix("www.")
+    if host in ("doi.org", "dx.doi.org") and not is_valid_doi(unquote(parts.path[1:])):
+        return f"source '{excerpt(url)}' does not end in a valid DOI (10.<registrant>/<suffix>)"
+    if host == "arxiv.org" and parts.path.startswith("/abs/") and not is_valid_arxiv_id(parts.path[len("/abs/"):]):
+        return f"source '{excerpt(url)}' does not end in a valid arXiv id (e.g. 2002.05709)"
+    return None
 
 
 def arxiv_base(arxiv_id: str) -> str:

@@ -26,7 +26,7 @@ def test_import_adds_to_user_layer_only(tmp_path):
     assert study.user_added and study.authors == ("Doe, Jane", "Müller, Anna")
     assert user_layer_paths()[0].is_file() and SHIPPED_BIB.read_bytes() == shipped_before
     assert catalogue.search("muller ultrasound")[0].key == "doe2025new"
-    assert catalogue.search("", Filters(source={"user"})) == [study]
+    assert catalogue.search("", Filters(origin={"user"})) == [study]
 
 
 def test_duplicates_by_doi_arxiv_and_title():
@@ -76,7 +76,7 @@ def test_unreadable_files_raise_and_leave_the_catalogue_alone(data, message):
 
 def test_garbage_reads_nothing():
     report = import_bibtex(b"this is not bibtex at all {{{")
-    assert not report.read_anything and not load_catalogue().search("", Filters(source={"user"}))
+    assert not report.read_anything and not load_catalogue().search("", Filters(origin={"user"}))
 
 
 def test_annotations_csv_is_validated_and_joined():
@@ -121,3 +121,12 @@ def test_hand_broken_user_layer_is_skipped_with_a_warning():
     bib.write_text(bib.read_text(encoding="utf-8") + "\n@article{oops, title={x}\n", encoding="utf-8")
     catalogue = load_catalogue()
     assert "doe2025new" in catalogue and catalogue.warnings
+
+
+def test_an_imported_source_link_is_kept_or_rejected_with_its_reason():
+    annotations = (b"key,source\n"
+                   b"doe2025new,https://doi.org/10.9999/test.2025.1\n")
+    import_bibtex(NEW, annotations)
+    assert load_catalogue().get("doe2025new").source == "https://doi.org/10.9999/test.2025.1"
+    bad = import_bibtex(b"@misc{doe3, title={Third}, year={2025}}", b"key,source\ndoe3,javascript:alert(1)\n")
+    assert "is not an https link" in bad.rejected[0].reason and load_catalogue().get("doe3").source == ""

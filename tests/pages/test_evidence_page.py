@@ -91,3 +91,15 @@ def test_a_medmnist_run_is_listed_beside_the_published_numbers_for_its_dataset(f
 def test_without_medmnist_runs_the_tab_says_how_to_get_one():
     page = evidence_page()
     assert any("PneumoniaMNIST" in info.value for info in page.info)
+
+
+def test_tables_lead_with_what_a_reader_needs_and_show_the_rest_on_demand():
+    page = evidence_page()
+    lead = ["dataset", "method", "protocol", "fraction", "metric", "value", "url"]
+    for name in ("browse-table", "curve-points"):
+        assert list(table(page, name).proto.column_order) == lead
+    page.multiselect(key="evidence-columns").select("confidence").select("original_value").run()
+    for name in ("browse-table", "curve-points"):
+        assert list(table(page, name).proto.column_order) == [*lead, "confidence", "original_value"]
+    # the data behind the table keeps every column (filters and the source link rely on them)
+    assert {"dataset_id", "confidence", "url"} <= set(table(page, "browse-table").value.columns)
