@@ -40,11 +40,16 @@ class SSLMethod(nn.Module):
     :meth:`on_step_end`. Their constructor takes the backbone then keyword-only hyper-parameters
     with defaults (these are what :attr:`MethodInfo.hparams` lists); the supervised baseline also
     takes ``n_classes`` and ``task``.
+
+    ``default_augment`` names the :mod:`sslcore.augment` preset the method's paper calls for: the
+    SimCLR-style ``radiograph`` preset for the methods that compare views, ``crop`` for the masked
+    autoencoder, which only crops and flips.
     """
 
     name: ClassVar[str]
     needs_partner: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    default_augment: ClassVar[str] = "radiograph"
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
@@ -110,3 +115,8 @@ class MethodInfo:
     @property
     def needs_labels(self) -> bool:
         return self.method_class.needs_labels
+
+    @property
+    def default_augment(self) -> str:
+        """The augmentation preset the method is meant to train with (an ``sslcore.augment`` preset)."""
+        return self.method_class.default_augment
