@@ -1,3 +1,5 @@
+"""What methods declare about themselves: the augmentation preset they are meant for, whether they can collapse."""
+
 import pytest
 import torch
 
@@ -19,3 +21,9 @@ def test_the_crop_preset_only_crops_and_flips():
     views = augment(images, config, torch.Generator().manual_seed(0))
     torch.testing.assert_close(views[:, :, 12:16, 12:16], torch.full((16, 1, 4, 4), 200 / 255))
     assert AugmentConfig.preset("crop", 2.0).crop_scale == (0.05, 1.0)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_only_joint_embedding_methods_can_collapse(name):
+    info = METHODS[name]
+    assert info.can_collapse == (info.strategy in ("contrastive", "non-contrastive"))
