@@ -15,6 +15,8 @@ SIZE, N_TRAIN, N_VAL, BATCH = 16, 128, 64, 32
 CHANCE = 0.25
 # (learning rate, steps, hyper-parameters that make the toy run fast). MoCo's queue must first fill
 # with real keys (its loss rises meanwhile), so it gets more steps and its first two are skipped.
+# BYOL and SimSiam start slowly from a random network: at 2e-3 they lose part of the toy's class
+# signal within these few steps (as lightly's reference implementation does), so they get 5e-4.
 SETTINGS = {
     "simclr": (1e-3, 20, {}),
     "moco": (1e-3, 40, {"queue_size": 64}),
