@@ -9,7 +9,10 @@ gamma, noise and cut-out are broadcast arithmetic. Random parameters are drawn o
 The transforms follow SimCLR (Chen et al., 2020, "A Simple Framework for Contrastive Learning of
 Visual Representations", https://arxiv.org/abs/2002.05709) without the colour ones, which mean
 nothing for greyscale radiographs (Azizi et al., 2021, https://arxiv.org/abs/2101.05224), plus
-cut-out (DeVries & Taylor, 2017, https://arxiv.org/abs/1708.04552).
+cut-out (DeVries & Taylor, 2017, https://arxiv.org/abs/1708.04552). The ``crop`` preset is the
+masked autoencoder's recipe, random resized crop and horizontal flip only (He et al., 2022, "Masked
+Autoencoders Are Scalable Vision Learners", https://arxiv.org/abs/2111.06377): the masking is its
+augmentation, and blur, noise or cut-out would only make the pixels it reconstructs less meaningful.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-PRESETS = ("radiograph", "light", "none")
+PRESETS = ("radiograph", "light", "crop", "none")
 _MEAN, _STD = 0.5, 0.25  # model input scaling (``normalize``)
 
 
@@ -75,7 +78,8 @@ class AugmentConfig:
 
         Args:
             name: "radiograph" (the SimCLR recipe made greyscale-safe), "light" (small
-                geometric and intensity changes) or "none".
+                geometric and intensity changes), "crop" (random resized crop with an area of
+                35 to 100 % and a horizontal flip, the masked autoencoder's recipe) or "none".
             strength: 0 to 2; scales crop range, rotation, intensity changes, noise and the
                 blur / cut-out probabilities. 0 turns everything off.
         """
@@ -88,6 +92,9 @@ class AugmentConfig:
         if name == "light":
             base = cls(crop_scale=(0.7, 1.0), hflip_p=0.5, rotation_deg=5.0, brightness=0.1, contrast=0.1,
                        gamma=0.1, noise_std=0.01)
+        elif name == "crop":
+            # MAE crops 20-100 % of a 224 px image; at 28 px a 20 % crop keeps 12 px, so the floor is raised.
+            base = cls(crop_scale=(0.35, 1.0), hflip_p=0.5)
         else:
             base = cls(crop_scale=(0.35, 1.0), hflip_p=0.5, rotation_deg=10.0, brightness=0.3, contrast=0.3,
                        gamma=0.3, blur_p=0.3, noise_std=0.03, cutout_p=0.25)

@@ -4,15 +4,17 @@ and pretraining."""
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from sslcore.data import load_dataset
-from sslcore.methods.losses import NTXentLoss
+from sslcore.methods.losses import BarlowTwinsLoss, NTXentLoss
 
 DATASET_OPTIONS = dict(image_size=28, seed=0, n_images=200)
-N_PER_RANK, DIM, TEMPERATURE = 4, 5, 0.3
+N_PER_RANK, DIM, WORLD = 4, 5, 2
+LOSSES = {"ntxent": lambda: NTXentLoss(0.3), "barlow_twins": lambda: BarlowTwinsLoss(0.5)}
 
 
 def free_port() -> int:
@@ -59,28 +61,33 @@ def embeddings(world: int) -> tuple[torch.Tensor, torch.Tensor]:
             torch.randn(N_PER_RANK * world, DIM, generator=generator))
 
 
-def loss_on_rank(rank: int, world: int, port: int, results) -> None:
+def loss_on_rank(rank: int, world: int, port: int, loss_name: str, results) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         own = slice(rank * N_PER_RANK, (rank + 1) * N_PER_RANK)
         z1, z2 = (z[own].clone().requires_grad_() for z in embeddings(world))
-        loss = NTXentLoss(TEMPERATURE)(z1, z2)
+        loss = LOSSES[loss_name]()(z1, z2)
         loss.backward()
         results[rank] = (loss.item(), z1.grad, z2.grad)
     finally:
         dist.destroy_process_group()
 
 
-def test_two_gloo_ranks_match_the_full_batch_loss_and_gradient():
-    world = 2
+@pytest.mark.parametrize("loss_name", list(LOSSES))
+def test_two_gloo_ranks_match_the_full_batch_loss_and_gradient(loss_name):
     results = mp.Manager().dict()
-    mp.spawn(loss_on_rank, args=(world, free_port(), results), nprocs=world, join=True)
-    z1, z2 = (z.requires_grad_() for z in embeddings(world))
-    full = NTXentLoss(TEMPERATURE)(z1, z2)
+    mp.spawn(loss_on_rank, args=(WORLD, free_port(), loss_name, results), nprocs=WORLD, join=True)
+    z1, z2 = (z.requires_grad_() for z in embeddings(WORLD))
+    full = LOSSES[loss_name]()(z1, z2)
     full.backward()
-    torch.testing.assert_close(torch.tensor(sum(results[r][0] for r in range(world)) / world), full.detach())
-    # DDP averages the ranks' parameter gradients, so the full-batch gradient is the ranks' mean.
+    # NT-Xent: each rank scores its own pairs, the mean is the full loss; Barlow Twins: every rank
+    # computes the full loss. DDP averages the ranks' parameter gradients, so the full-batch
+    # gradient is the ranks' mean.
+    torch.testing.assert_close(torch.tensor(sum(results[r][0] for r in range(WORLD)) / WORLD), full.detach())
+    if loss_name == "barlow_twins":
+        assert all(results[r][0] == pytest.approx(full.item(), rel=1e-5) for r in range(WORLD))
     for index, z in ((1, z1), (2, z2)):
-        torch.testing.assert_close(torch.cat([results[r][index] for r in range(world)]) / world, z.grad)
+        torch.testing.assert_close(torch.cat([results[r][index] for r in range(WORLD)]) / WORLD, z.grad)
+

@@ -39,11 +39,20 @@ class SSLMethod(nn.Module):
     :meth:`on_step_end`. Their constructor takes the backbone then keyword-only hyper-parameters
     with defaults (these are what :attr:`MethodInfo.hparams` lists); the supervised baseline also
     takes ``n_classes`` and ``task``.
+
+    ``default_augment`` names the :mod:`sslcore.augment` preset the method's paper calls for: the
+    SimCLR-style ``radiograph`` preset for the methods that compare views, ``crop`` for the masked
+    autoencoder, which only crops and flips. ``can_collapse`` says whether the loss has a trivial
+    minimum where every image gets the same features (the joint-embedding methods), so that a
+    collapse check on the features means something; a masked autoencoder's or a rotation
+    classifier's features share a large common component without having collapsed.
     """
 
     name: ClassVar[str]
     needs_partner: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    default_augment: ClassVar[str] = "radiograph"
+    can_collapse: ClassVar[bool] = True
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
@@ -109,3 +118,13 @@ class MethodInfo:
     @property
     def needs_labels(self) -> bool:
         return self.method_class.needs_labels
+
+    @property
+    def can_collapse(self) -> bool:
+        """Whether a collapse of the features (every image mapped to one point) is a failure mode."""
+        return self.method_class.can_collapse
+
+    @property
+    def default_augment(self) -> str:
+        """The augmentation preset the method is meant to train with (an ``sslcore.augment`` preset)."""
+        return self.method_class.default_augment

@@ -27,6 +27,8 @@ class MAE(SSLMethod):
     """
 
     name = "mae"
+    default_augment = "crop"  # the paper's random resized crop and flip; the masking does the rest
+    can_collapse = False
 
     def __init__(self, backbone: nn.Module, *, mask_ratio: float = 0.75, decoder_dim: int = 128,
                  decoder_depth: int = 2) -> None:

@@ -44,6 +44,7 @@ class RotationPrediction(SSLMethod):
     """
 
     name = "rotation"
+    can_collapse = False
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__(backbone)

@@ -27,6 +27,7 @@ class Supervised(SSLMethod):
 
     name = "supervised"
     needs_labels = True
+    can_collapse = False
 
     def __init__(self, backbone: nn.Module, *, n_classes: int, task: str) -> None:
         super().__init__(backbone)

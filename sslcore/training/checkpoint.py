@@ -66,7 +66,8 @@ def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu"):
     try:
         config = PretrainConfig.from_dict(state["config"])
         meta = state["dataset"]
-        method = build_model(config, channels=meta["channels"], n_classes=meta["n_classes"], task=meta["task"])
+        method = build_model(config, channels=meta["channels"], n_classes=meta["n_classes"], task=meta["task"],
+                             n_train=meta.get("n_train"))
         method.load_state_dict(state["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path}: its weights do not fit the network its config describes ({error})") from None

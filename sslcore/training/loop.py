@@ -75,19 +75,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def method_hparams(config: PretrainConfig) -> dict[str, Any]:
-    """The hyper-parameters ``build_method`` takes for this config's method."""
+def method_hparams(config: PretrainConfig, n_train: int | None = None) -> dict[str, Any]:
+    """The hyper-parameters ``build_method`` takes for this config's method. MoCo's queue is sized to
+    the data (``moco_queue_size``) when ``n_train`` is known and ``method_params`` does not set it."""
     from sslcore.methods import METHODS
+    from sslcore.methods.moco import moco_queue_size
 
     accepted = METHODS[config.method].hparams
     params = dict(config.method_params)
     if "temperature" in accepted:
         params.setdefault("temperature", config.temperature)
+    if "queue_size" in accepted and n_train is not None:
+        params.setdefault("queue_size", moco_queue_size(n_train, config.batch_size * distributed.world_size()))
     return params
 
 
-def build_model(config: PretrainConfig, *, channels: int, n_classes: int, task: str) -> nn.Module:
-    """The method (with its backbone) a config describes, freshly initialised from its seed."""
+def build_model(config: PretrainConfig, *, channels: int, n_classes: int, task: str,
+                n_train: int | None = None) -> nn.Module:
+    """The method (with its backbone) a config describes, freshly initialised from its seed;
+    ``n_train`` (the images pretraining visits each epoch) sizes what depends on the data."""
     from sslcore.methods import METHODS, build_method
     from sslcore.models import build_backbone
 
@@ -95,7 +101,7 @@ def build_model(config: PretrainConfig, *, channels: int, n_classes: int, task: 
         raise ValueError(f"unknown method {config.method!r}; choose from {', '.join(METHODS)}")
     torch.manual_seed(config.seed)
     backbone = build_backbone(config.backbone, channels, config.image_size)
-    return build_method(config.method, backbone, n_classes=n_classes, task=task, **method_hparams(config))
+    return build_method(config.method, backbone, n_classes=n_classes, task=task, **method_hparams(config, n_train))
 
 
 def load_for_config(config: PretrainConfig):
@@ -195,7 +201,8 @@ def _set_up(config: PretrainConfig, dataset, method: nn.Module | None, checkpoin
             f"the training split has {n_train} images, fewer than one batch of "
             f"{config.batch_size} per process; lower --batch-size")
     if method is None:
-        method = build_model(config, channels=dataset.channels, n_classes=dataset.n_classes, task=dataset.task)
+        method = build_model(config, channels=dataset.channels, n_classes=dataset.n_classes, task=dataset.task,
+                             n_train=n_train)
     trainer = Trainer(method, device, lr=config.lr, weight_decay=config.weight_decay,
                       distributed_data_parallel=True)
     # Augmentation parameters come from a CPU generator so CPU and CUDA runs draw the same ones.
@@ -278,7 +285,7 @@ def _end_epoch(session: _Session, epoch: int, on_progress, checkpoint_path) -> N
         on_progress(Progress(step=session.step, total_steps=session.total_steps, epoch=epoch + 1, epochs=config.epochs,
                              loss=session.history[-2]["loss"], lr=session.lr, images_per_second=rate,
                              eta_seconds=session.eta(rate), knn_accuracy=knn, collapse_score=collapse_score))
-    if collapse_score < COLLAPSE_THRESHOLD and method.name != "supervised":
+    if collapse_score < COLLAPSE_THRESHOLD and method.can_collapse:
         raise TrainingError(
             f"the representation collapsed after epoch {epoch + 1}: every image maps to nearly the "
             f"same features (spread {collapse_score:.3f}); lower the learning rate or strengthen "
@@ -290,7 +297,8 @@ def _end_epoch(session: _Session, epoch: int, on_progress, checkpoint_path) -> N
             "generator": session.generator.get_state(), "order_generator": session.order_generator.get_state(),
             "epoch": epoch, "history": session.history, "config": config.to_dict(),
             "dataset": {"channels": dataset.channels, "n_classes": dataset.n_classes, "task": dataset.task,
-                        "label_names": list(dataset.label_names), "name": dataset.name},
+                        "label_names": list(dataset.label_names), "name": dataset.name,
+                        "n_train": len(session.images)},
         })
 
 

@@ -1,5 +1,5 @@
 """A stand-in for the trainer's augment_fn (sslcore.augment is another part): uint8 -> random flip +
-small noise -> normalised float views."""
+small noise -> normalised float views; and a tiny image set whose classes any method should keep."""
 
 import pytest
 import torch
@@ -14,6 +14,26 @@ def simple_augment(images: torch.Tensor) -> torch.Tensor:
 
 def no_augment(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 255 - 0.5) / 0.25
+
+
+def oriented_quadrant_images(n: int, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (N, 1, size, size) images and their class (N,) in 0..3: the class's quadrant is
+    brighter, on noise of a random per-image brightness; a bright top edge says which way is up
+    (so that rotation prediction has something to learn)."""
+    labels = torch.randint(0, 4, (n,), generator=generator)
+    images = torch.rand(n, 1, size, size, generator=generator) * 40 + torch.rand(n, 1, 1, 1, generator=generator) * 120
+    images[:, :, :2] += 100
+    half = size // 2
+    for quadrant, (row, col) in enumerate([(0, 0), (0, half), (half, 0), (half, half)]):
+        images[labels == quadrant, :, row:row + half, col:col + half] += 50
+    return images.clamp(0, 255).to(torch.uint8), labels
+
+
+def brightness_noise_augment(images: torch.Tensor) -> torch.Tensor:
+    """Views that differ in brightness and noise only: no flip or crop, which would move the quadrant."""
+    x = images.float() / 255
+    x = x + (torch.rand(len(x), 1, 1, 1) - 0.5) * 0.5 + 0.05 * torch.randn_like(x)
+    return (x.clamp(0, 1) - 0.5) / 0.25
 
 
 @pytest.fixture

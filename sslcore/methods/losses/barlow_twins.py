@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sslcore import distributed
 from sslcore.methods.losses.precision import float32
 
 
@@ -17,6 +18,11 @@ class BarlowTwinsLoss(nn.Module):
 
     The diagonal terms (1 - C_ii)^2 make each feature agree across views; the off-diagonal terms
     C_ij^2, weighted by ``off_diagonal_weight`` (the paper's lambda), decorrelate the features.
+
+    Under DDP (world size W > 1) the standardisation and the cross-correlation are over the global
+    batch, as in the paper: the embeddings are gathered with their gradient, every rank computes
+    the same global loss, and DDP's gradient averaging makes W ranks with batch N train like one
+    process with batch NW.
 
     Args:
         off_diagonal_weight: weight of the redundancy-reduction term (5e-3 in the paper).
@@ -31,9 +37,12 @@ class BarlowTwinsLoss(nn.Module):
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         """z1, z2: (N, D) embeddings of two views of the same N images; N must be at least 2."""
         with float32(z1.device):
-            z1, z2 = z1.float(), z2.float()
-            z1 = (z1 - z1.mean(dim=0)) / (z1.std(dim=0) + 1e-6)  # (N, D), standardised over the batch
-            z2 = (z2 - z2.mean(dim=0)) / (z2.std(dim=0) + 1e-6)
+            z1 = torch.cat(distributed.gather_with_grad(z1.float()))  # (N * W, D)
+            z2 = torch.cat(distributed.gather_with_grad(z2.float()))
+            # Standardised over the global batch like the paper's BatchNorm (biased variance), so
+            # that a feature equal in both views has C_ii = 1.
+            z1 = (z1 - z1.mean(dim=0)) / (z1.std(dim=0, unbiased=False) + 1e-6)  # (N * W, D)
+            z2 = (z2 - z2.mean(dim=0)) / (z2.std(dim=0, unbiased=False) + 1e-6)
             correlation = z1.T @ z2 / len(z1)  # (D, D)
             diagonal = torch.diagonal(correlation)
             on_diagonal = (1 - diagonal).pow(2).sum()

@@ -12,7 +12,7 @@ def reference_barlow_twins(z1, z2, weight) -> float:
         for j in range(dim):
             column = [float(row[j]) for row in z]
             mean = sum(column) / n
-            std = (sum((v - mean) ** 2 for v in column) / (n - 1)) ** 0.5
+            std = (sum((v - mean) ** 2 for v in column) / n) ** 0.5  # biased, as BatchNorm
             columns.append([(v - mean) / (std + 1e-6) for v in column])
         return columns  # dim lists of n values
 
@@ -37,6 +37,13 @@ def test_identical_decorrelated_views_score_near_zero():
     z = torch.linalg.qr(torch.randn(64, 8))[0] * 8  # orthogonal columns: uncorrelated features
     assert BarlowTwinsLoss()(z, z).item() < 0.05
     assert BarlowTwinsLoss()(z, torch.randn(64, 8)).item() > 4
+
+
+def test_a_feature_equal_in_both_views_is_perfectly_correlated():
+    # The standardisation is BatchNorm's (biased variance): identical views give C_ii = 1 exactly,
+    # whatever the batch size, so without the off-diagonal term the loss is 0.
+    z = torch.randn(4, 3)
+    assert BarlowTwinsLoss(0.0)(z, z).item() == pytest.approx(0.0, abs=1e-5)
 
 
 def test_rejects_a_negative_weight():
