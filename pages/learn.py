@@ -15,7 +15,7 @@ from sslcore.augment import AugmentConfig  # noqa: E402
 from sslcore.catalogue import load_catalogue, load_taxonomy  # noqa: E402
 from sslcore.methods import METHODS  # noqa: E402
 
-DISPLAY_SIZE = 64  # px of the pictures; the SimCLR encoder of the curve works at its own size (28 px)
+DISPLAY_SIZE = 64  # px of the pictures; the SimCLR encoder of the curve works at its own size (32 px)
 THUMBNAIL = 120  # display width of one picture, in screen pixels
 
 

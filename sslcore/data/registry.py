@@ -15,7 +15,7 @@ def load_dataset(spec: str, *, image_size: int | None = None, seed: int = 0, **o
     Args:
         spec: "synthetic", a MedMNIST flag ("pneumoniamnist", read from the cache), a path to a
             ``.npz`` in MedMNIST layout, or a path to a folder of class sub-folders.
-        image_size: pixels per side. Synthetic: 28, 64 or 128 (default 28). MedMNIST: picks the
+        image_size: pixels per side. Synthetic: 28, 32, 64 or 128 (default 32). MedMNIST: picks the
             28 / 64 / 128 / 224 file (default 28). Folder: resizes every image (default: keep).
         seed: seeds generation (synthetic) and the split by patient (folder).
         **options: synthetic only: ``n_images``.
@@ -33,9 +33,9 @@ def load_dataset(spec: str, *, image_size: int | None = None, seed: int = 0, **o
         unknown = set(options) - {"n_images"}
         if unknown:
             raise ValueError(f"unknown option(s) for the synthetic dataset: {', '.join(sorted(unknown))}")
-        from sslcore.data.synthetic_cxr import make_synthetic_cxr
+        from sslcore.data.synthetic_cxr import DEFAULT_IMAGE_SIZE, make_synthetic_cxr
 
-        return make_synthetic_cxr(image_size=image_size or 28, seed=seed, **options)
+        return make_synthetic_cxr(image_size=image_size or DEFAULT_IMAGE_SIZE, seed=seed, **options)
     if options:
         raise ValueError(f"dataset {spec!r} takes no options, got {', '.join(sorted(options))}")
     if spec.lower() in MEDMNIST:
@@ -61,7 +61,7 @@ def list_datasets() -> list[dict]:
     for flag, size, _ in cached_files():
         cached.setdefault(flag, []).append(size)
     rows = [{"name": SYNTHETIC, "kind": "built-in", "task": "multi-class", "classes": 5,
-             "licence": "CC0 (synthetic)", "cached_sizes": [28, 64, 128],
+             "licence": "CC0 (synthetic)", "cached_sizes": [28, 32, 64, 128],
              "description": "synthetic chest radiographs, generated on the fly"}]
     for flag, info in MEDMNIST.items():
         rows.append({"name": flag, "kind": "MedMNIST", "task": info.task, "classes": len(info.label_names),

@@ -14,7 +14,7 @@ def teaching_dataset(image_size: int = 64):
     """The images the page shows: synthetic radiographs drawn with :data:`TEACHING_SEED`.
 
     Args:
-        image_size: 28, 64 or 128 px. The same seed gives the same patients, labels and views at
+        image_size: 28, 32, 64 or 128 px. The same seed gives the same patients, labels and views at
             every size, so one index names one image across sizes.
     """
     from sslcore.data import load_dataset

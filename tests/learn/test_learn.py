@@ -7,6 +7,7 @@ import torch
 from sslcore import learn
 from sslcore.learn import assets as learn_assets
 from sslcore.augment import AugmentConfig, to_float
+from sslcore.data.synthetic_cxr import DEFAULT_IMAGE_SIZE
 from sslcore.catalogue import load_catalogue, load_taxonomy
 from sslcore.evaluate.report import label_efficiency_table
 from sslcore.experiments.config import EvaluationConfig, ExperimentConfig
@@ -20,8 +21,9 @@ NO_AUGMENTATION = AugmentConfig.preset("none")
 
 @pytest.fixture(scope="module")
 def teaching():
-    """The page's images at 64 px (what it shows) and 28 px (what the SimCLR encoder reads)."""
-    return {size: learn.teaching_dataset(size) for size in (28, 64)}
+    """The page's images at 64 px (what it shows), at the synthetic set's default size (what the SimCLR
+    encoder reads) and at 28 px."""
+    return {size: learn.teaching_dataset(size) for size in (28, DEFAULT_IMAGE_SIZE, 64)}
 
 
 @pytest.fixture(scope="module")
@@ -141,10 +143,11 @@ def test_the_shipped_simclr_encoder_matches_two_augmented_views_of_one_image(tea
 
 
 def test_an_untrained_encoder_does_not_match_augmented_views_as_well(teaching, assets):
-    small = teaching[28].splits["train"]
+    size = assets.simclr.config.image_size
+    small = teaching[size].splits["train"]
     images = small.images[one_per_class(small, 5)]
     torch.manual_seed(0)
-    untrained = learn.contrastive_encoder(build_method("simclr", build_backbone("small_cnn", 1, 28),
+    untrained = learn.contrastive_encoder(build_method("simclr", build_backbone("small_cnn", 1, size),
                                                        n_classes=5, task="multi-class"))
     trained = learn.contrastive_encoder(assets.simclr.method)
     hits = {name: sum(int((learn.similarity_matrix(encoder, images, seed=seed).nearest ==
