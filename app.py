@@ -15,6 +15,7 @@ PAGES = {
                    st.Page("pages/evidence.py", title="Evidence", icon=":material/fact_check:")],
     "Experiments": [st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
                     st.Page("pages/results.py", title="Results", icon=":material/show_chart:"),
+                    st.Page("pages/compare.py", title="Comparisons", icon=":material/leaderboard:"),
                     st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
                     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:")],
 }

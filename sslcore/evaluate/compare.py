@@ -76,13 +76,14 @@ def verdict(ci_low: float, ci_high: float) -> str:
     return "no detectable difference"
 
 
-def paired_bootstrap(pairs: list[tuple[torch.Tensor, torch.Tensor]], labels: torch.Tensor, task: str, *,
+def paired_bootstrap(pairs: list[tuple[torch.Tensor, torch.Tensor | None]], labels: torch.Tensor, task: str, *,
                      n_resamples: int = N_RESAMPLES, confidence: float = 0.95,
                      seed: int = 0) -> tuple[float, float, float]:
-    """Mean AUC difference (first minus second) over replicates, and its two-level bootstrap interval.
+    """Mean AUC difference (first minus second) over replicates, and its two-level bootstrap interval;
+    with ``None`` as every second, the mean AUC of the first arm itself and its interval.
 
     Args:
-        pairs: one (scores_a, scores_b) per replicate, each (N, K) on the same N test images.
+        pairs: one (scores_a, scores_b or None) per replicate, each (N, K) on the same N test images.
         labels: the test labels, (N,) or (N, L).
         task: ``binary``, ``multi-class`` or ``multi-label``.
         n_resamples: bootstrap resamples.
@@ -97,19 +98,21 @@ def paired_bootstrap(pairs: list[tuple[torch.Tensor, torch.Tensor]], labels: tor
     if not 0 < confidence < 1 or n_resamples < 1:
         raise ValueError(f"need confidence in (0, 1) and n_resamples >= 1, got {confidence}, {n_resamples}")
     n = len(labels)
-    if any(len(a) != n or len(b) != n for a, b in pairs):
+    if any(len(a) != n or (b is not None and len(b) != n) for a, b in pairs):
         raise ValueError(f"every score matrix must have one row per test label ({n})")
     generator = torch.Generator().manual_seed(seed)
-    ones = torch.ones(1, n, dtype=torch.float64)
-    observed = torch.stack([auc_under_weights(a, labels, task, ones)[0] - auc_under_weights(b, labels, task, ones)[0]
-                            for a, b in pairs])  # (R,)
+
+    def difference(a: torch.Tensor, b: torch.Tensor | None, weights: torch.Tensor) -> torch.Tensor:
+        first = auc_under_weights(a, labels, task, weights)
+        return first if b is None else first - auc_under_weights(b, labels, task, weights)
+
+    observed = torch.stack([difference(a, b, torch.ones(1, n, dtype=torch.float64))[0] for a, b in pairs])  # (R,)
     # D[r, b]: the difference of replicate r under image resample b (the same resample for both arms).
     differences = torch.empty(len(pairs), n_resamples, dtype=torch.float64)
     for start in range(0, n_resamples, _CHUNK):
         weights = bootstrap_weights(n, min(_CHUNK, n_resamples - start), generator)  # (b, N)
         for r, (a, b) in enumerate(pairs):
-            differences[r, start:start + len(weights)] = (auc_under_weights(a, labels, task, weights)
-                                                          - auc_under_weights(b, labels, task, weights))
+            differences[r, start:start + len(weights)] = difference(a, b, weights)
     # Then replicates are resampled: each bootstrap draw averages R replicates drawn with replacement.
     chosen = torch.randint(len(pairs), (n_resamples, len(pairs)), generator=generator)  # (B, R)
     draws = differences.T.gather(1, chosen).nanmean(1)  # (B,)
@@ -173,8 +176,8 @@ def like_for_like(points: Iterable[Any], scores: Mapping[ScoreKey, torch.Tensor]
     return comparisons
 
 
-def scores_npz(scores: Mapping[ScoreKey, torch.Tensor], labels: torch.Tensor, fingerprint: str) -> bytes:
-    """Test scores by key, the test labels and the test split's fingerprint as an ``.npz`` (a run's
+def scores_npz(scores: Mapping[ScoreKey, torch.Tensor], labels: torch.Tensor, fingerprint: str, task: str) -> bytes:
+    """Test scores by key, the test labels, the test split's fingerprint and the task as an ``.npz`` (a run's
     ``scores.npz``), so that comparisons can be made later, also between runs on the same test set."""
     import io
 
@@ -182,12 +185,13 @@ def scores_npz(scores: Mapping[ScoreKey, torch.Tensor], labels: torch.Tensor, fi
 
     buffer = io.BytesIO()
     arrays = {"|".join(str(part) for part in key): value.float().numpy() for key, value in scores.items()}
-    np.savez_compressed(buffer, __labels__=labels.cpu().numpy(), __fingerprint__=np.array(fingerprint), **arrays)
+    np.savez_compressed(buffer, __labels__=labels.cpu().numpy(), __fingerprint__=np.array(fingerprint),
+                        __task__=np.array(task), **arrays)
     return buffer.getvalue()
 
 
-def load_scores(path) -> tuple[dict[ScoreKey, torch.Tensor], torch.Tensor, str]:
-    """Read :func:`scores_npz`'s file: (scores by key, test labels, test fingerprint).
+def load_scores(path) -> tuple[dict[ScoreKey, torch.Tensor], torch.Tensor, str, str]:
+    """Read :func:`scores_npz`'s file: (scores by key, test labels, test fingerprint, task).
 
     Raises:
         ValueError: unreadable or not a scores file.
@@ -207,4 +211,5 @@ def load_scores(path) -> tuple[dict[ScoreKey, torch.Tensor], torch.Tensor, str]:
             continue
         method, protocol, fraction, seed, pretrain_seed = name.split("|")
         scores[(method, protocol, float(fraction), int(seed), int(pretrain_seed))] = torch.from_numpy(value)
-    return scores, torch.from_numpy(data["__labels__"]), str(data.get("__fingerprint__", ""))
+    return (scores, torch.from_numpy(data["__labels__"]), str(data.get("__fingerprint__", "")),
+            str(data.get("__task__", "")))

@@ -144,7 +144,10 @@ def arm_label(method: str, protocol: str) -> str:
         return BASELINE_WORDS[(method, protocol)]
     from sslcore.methods import METHODS
 
-    title = METHODS[method].title if method in METHODS else method
+    base, _, start = method.partition(" from ")
+    title = METHODS[base].title if base in METHODS else base
+    if start:
+        title = f"{title} from {start}"
     return f"{title}, {PROTOCOL_WORDS.get(protocol, protocol)}"
 
 
@@ -323,3 +326,45 @@ def headline_comparison(comparisons: Iterable[dict[str, Any]]) -> str | None:
     return (f"With {c['fraction']:.0%} of the labels ({c['n_labelled']} images), {arm_label(c['method'], c['protocol'])} "
             f"{words} {arm_label(c['baseline'], c['baseline_protocol'])}: AUC difference {c['mean_difference']:+.3f} "
             f"(95% interval {c['ci_low']:+.3f} to {c['ci_high']:+.3f}, {c['n_seeds']} seed(s)).")
+
+
+NOTHING_LEARNED_CAUSES = (
+    "the schedule is too short for this method (BYOL, SimSiam and the masked autoencoder usually need hundreds "
+    "of epochs; try the method's GPU recipe or SimCLR)",
+    "the learning rate is too high or too low for it (bench select tries a small grid on validation)",
+    "the augmentations are too weak (telling views apart is trivial) or too strong (the views stop looking like "
+    "the same anatomy)",
+    "there are too few unlabelled images for the pretext task to teach anything general",
+)
+
+
+def learning_check(points: Iterable[Any]) -> dict[str, Any] | None:
+    """Did pretraining beat a random encoder? On VALIDATION data: the method's frozen-probe validation
+    AUC (linear, else kNN) against the random encoder's under the same probe, averaged over the same
+    label fractions and seeds.
+
+    Returns:
+        ``protocol``, ``method_val_auc``, ``random_val_auc``, ``difference``, ``beat_random`` (the
+        difference is above zero), ``sentence`` and ``causes`` (likely reasons when it did not); None
+        when the points hold no such pair.
+    """
+    rows = [_as_row(point) for point in points]
+    for protocol in ("linear", "knn"):
+        random = {(r["fraction"], r["seed"]): r["val_auc"] for r in rows
+                  if r["method"] == "random" and r["protocol"] == protocol and r.get("val_auc") is not None}
+        own = [(r["val_auc"], random[(r["fraction"], r["seed"])]) for r in rows
+               if r["method"] not in BASELINES and r["protocol"] == protocol and r.get("val_auc") is not None
+               and (r["fraction"], r["seed"]) in random]
+        own = [(a, b) for a, b in own if not (math.isnan(a) or math.isnan(b))]
+        if own:
+            method_auc = sum(a for a, _ in own) / len(own)
+            random_auc = sum(b for _, b in own) / len(own)
+            beat = method_auc > random_auc
+            sentence = (f"Pretraining beat a random encoder on validation: {protocol} AUC {method_auc:.3f} against "
+                        f"{random_auc:.3f}." if beat else
+                        f"This pretraining did not beat a random encoder: on validation its {protocol} probe reached "
+                        f"AUC {method_auc:.3f} against {random_auc:.3f} for the same probe on random weights.")
+            return {"protocol": protocol, "method_val_auc": method_auc, "random_val_auc": random_auc,
+                    "difference": method_auc - random_auc, "beat_random": beat, "sentence": sentence,
+                    "causes": [] if beat else list(NOTHING_LEARNED_CAUSES)}
+    return None

@@ -239,3 +239,87 @@ def catalogue_search(n_studies: int = 5000, repeats: int = 50) -> dict[str, Any]
             "median_ms": round(statistics.median(timings), 2),
             "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 2),
             "max_ms": round(timings[-1], 2), "mean_result_size": round(statistics.mean(sizes), 1)}
+
+
+METHODS_SWEEP = {"protocols": ("linear", "knn"), "fractions": (0.01, 1.0), "seeds": (0, 1, 2),
+                 "baselines": ("random",)}
+
+
+def methods(dataset: str = "synthetic", preset_name: str = "cpu-quick", *, device: str = "auto",
+            on_message=print, sweep: dict[str, Any] | None = None, **overrides) -> dict[str, Any]:
+    """Every SSL method with its recipe under ``preset_name`` on ``dataset``, beside the frozen random
+    backbone: pretraining time, validation and test AUC of the linear and kNN probes at 1% and 100% of
+    the labels, whether it beat the random encoder on validation, and how well the classes separate
+    in feature space (test images) before and after pretraining. ``overrides`` replace pretraining
+    fields of every recipe and ``sweep`` the evaluation's (tests use tiny ones)."""
+    from sslcore.evaluate.embeddings import class_separation
+    from sslcore.evaluate.features import extract_features
+    from sslcore.evaluate.report import learning_check, summarise
+    from sslcore.experiments.config import EvaluationConfig
+    from sslcore.experiments.presets import preset
+    from sslcore.experiments.runner import initial_backbone, run_experiment
+    from sslcore.methods import METHODS
+    from sslcore.training import load_for_config
+
+    sweep = {**METHODS_SWEEP, **(sweep or {})}
+    rows = []
+    loaded = {}
+    for method in (name for name, info in METHODS.items() if info.strategy != "supervised"):
+        config = preset(preset_name, dataset, method=method, device=device, **overrides)
+        config.evaluation = EvaluationConfig(**{**config.evaluation.to_dict(), **sweep})
+        key = (config.pretrain.image_size, config.pretrain.data_seed)
+        data = loaded.setdefault(key, load_for_config(config.pretrain))
+        on_message(f"{method}: {config.pretrain.epochs} epochs, lr {config.pretrain.lr:g}, {config.pretrain.augment}")
+        try:
+            result = run_experiment(config, dataset=data)
+        except ValueError as error:  # a method the data cannot feed (MICLe without patients)
+            rows.append({"method": method, "not_run": str(error)})
+            on_message(f"  not run: {error}")
+            continue
+        test = data.splits["test"]
+        separation = {which: class_separation(extract_features(backbone, test.images), test.labels.cpu())
+                      for which, backbone in (("before", initial_backbone(config.pretrain, data)),
+                                              ("after", result.pretrain.backbone))}
+        summary = {(row["method"], row["protocol"], row["fraction"]): row for row in summarise(result.points)}
+        val = {(p["method"], p["protocol"], p["fraction"]): [] for p in result.points}
+        for point in result.points:
+            val[(point["method"], point["protocol"], point["fraction"])].append(point["val_auc"])
+        cells = {f"{who}_{protocol}_{fraction:g}": {"val_auc": sum(val[(name, protocol, fraction)]) / len(val[(name, protocol, fraction)]),
+                                                     "test_auc": summary[(name, protocol, fraction)]["auc_mean"]}
+                 for who, name in (("method", method), ("random", "random"))
+                 for protocol in sweep["protocols"] for fraction in sweep["fractions"]}
+        learning = learning_check(result.points)
+        rows.append({"method": method, "config": config.to_dict(), "pretrain_s": round(result.timings["pretrain_s"], 1),
+                     "images_per_second": round(result.pretrain.images_per_second, 1), "auc": cells,
+                     "beat_random": learning["beat_random"] if learning else None, "separation": separation})
+        on_message(f"  {rows[-1]['pretrain_s']:.0f} s; linear val AUC at 1% {cells['method_linear_0.01']['val_auc']:.3f} "
+                   f"(random {cells['random_linear_0.01']['val_auc']:.3f}); separation {separation}")
+    return {"dataset": dataset, "preset": preset_name, "methods": rows,
+            "test_sha256": next(iter(loaded.values())).test_fingerprint() if loaded else None,
+            "environment": environment()}
+
+
+def methods_markdown(report: dict[str, Any]) -> str:
+    """:func:`methods` as a markdown table (AUC val / test; separation before -> after)."""
+    lines = ["| method | pretraining | linear 1% (val / test) | linear 100% | kNN 1% | kNN 100% | beats random (val) "
+             "| separation before -> after |", "|---|---|---|---|---|---|---|---|"]
+    random_row = None
+    for row in report["methods"]:
+        if "not_run" in row:
+            lines.append(f"| {row['method']} | not run: {row['not_run']} | | | | | | |")
+            continue
+        auc = row["auc"]
+        cells = [f"{auc[f'method_{p}_{f}']['val_auc']:.3f} / {auc[f'method_{p}_{f}']['test_auc']:.3f}"
+                 for p in ("linear", "knn") for f in ("0.01", "1")]
+        sep = row["separation"]
+        separation = (f"{sep['before']:.3f} -> {sep['after']:.3f}" if None not in sep.values() else "n/a")
+        lines.append(f"| {row['method']} | {row['pretrain_s']:.0f} s | " + " | ".join(cells)
+                     + f" | {'yes' if row['beat_random'] else 'no'} | {separation} |")
+        random_row = random_row or auc
+    if random_row:
+        cells = [f"{random_row[f'random_{p}_{f}']['val_auc']:.3f} / {random_row[f'random_{p}_{f}']['test_auc']:.3f}"
+                 for p in ("linear", "knn") for f in ("0.01", "1")]
+        lines.append("| random encoder | - | " + " | ".join(cells) + " | - | - |")
+    lines += ["", f"{report['preset']} recipes on {report['dataset']}: AUC on validation / test, mean over 3 seeds; "
+                  "separation: silhouette of the test images by class (cosine), random weights -> pretrained."]
+    return "\n".join(lines)

@@ -18,7 +18,7 @@ from sslcore.evaluate.vocabulary import BASELINES, FRACTIONS, PROTOCOLS, SEEDS
 from sslcore.training.config import DEVICES, PretrainConfig
 
 DEFAULTS = PretrainConfig()
-BENCHMARKS = ("throughput", "synthetic", "catalogue")
+BENCHMARKS = ("throughput", "synthetic", "catalogue", "select", "methods")
 
 
 def _preset_names() -> tuple[str, ...]:
@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     _register_pretrain(subparsers)
     _register_experiment(subparsers)
     _register_evaluate(subparsers)
+    _register_compare(subparsers)
     _register_bench(subparsers)
 
 
@@ -105,14 +106,43 @@ def _register_evaluate(subparsers) -> None:
     parser.set_defaults(func=run_evaluate_command)
 
 
+def _register_compare(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare", help="several methods or initialisations on one dataset, with a leaderboard",
+        description="One run per arm with the same data seed, labelled subsets, evaluation seeds and test images, "
+                    "each method with its own recipe; then the leaderboard: each arm's AUC per label fraction "
+                    "with its interval and its paired difference against training from scratch and against the "
+                    "best arm. --remedis runs the REMEDIS recipe (ImageNet only, SSL, ImageNet then SSL). "
+                    "With --queue the arms join the app's run store as one comparison.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--methods", nargs="+", help="SSL methods, one arm each")
+    source.add_argument("--remedis", action="store_true", help="the REMEDIS recipe's arms")
+    source.add_argument("--config", type=Path, help="a comparison config file (YAML or JSON, see --out)")
+    parser.add_argument("--dataset", default="synthetic", help="synthetic, a MedMNIST flag, an .npz or a folder")
+    parser.add_argument("--preset", default="cpu-quick", choices=_preset_names())
+    parser.add_argument("--init", default="random",
+                        help="where every method arm's backbone starts: random, imagenet, file:PATH or run:ID")
+    parser.add_argument("--backbone", help="a backbone for every arm (default: the preset's or the recipe's)")
+    parser.add_argument("--seed", type=int, default=0, help="the model seed of every arm (default 0)")
+    parser.add_argument("--data-seed", type=int, default=0, help="the data seed of every arm (default 0)")
+    parser.add_argument("--out", type=Path, help="write the config and the leaderboard (arms, comparisons) as JSON")
+    parser.add_argument("--queue", action="store_true", help="queue the arms in the run store as one comparison")
+    parser.add_argument("--db", type=Path, help="with --queue: run store")
+    parser.set_defaults(func=run_compare)
+
+
 def _register_bench(subparsers) -> None:
     parser = subparsers.add_parser(
         "bench", help="run a benchmark (experiment presets, pretraining throughput, catalogue search)",
         description="A preset (cpu-quick, gpu-standard): pretrain and sweep label fractions x seeds with the "
-                    "baselines, then print a markdown table (and write JSON with --out). throughput: pretraining "
-                    "images/s end to end against the model alone. synthetic: seconds to draw 10,000 synthetic "
-                    "radiographs. catalogue: search + facet counts over 5,000 studies.")
-    parser.add_argument("preset", choices=(*_preset_names(), *BENCHMARKS))
+                    "baselines, then print a markdown table with the paired differences (and write JSON with "
+                    "--out). select: choose a method's recipe under --preset on the validation split only "
+                    "(--write records it in recipes.yaml). methods: every SSL method with its recipe against the "
+                    "random encoder. throughput: pretraining images/s end to end against the model alone. "
+                    "synthetic: seconds to draw 10,000 synthetic radiographs. catalogue: search + facet counts "
+                    "over 5,000 studies.")
+    parser.add_argument("benchmark", choices=(*_preset_names(), *BENCHMARKS), metavar="BENCHMARK",
+                        help=f"{', '.join((*_preset_names(), *BENCHMARKS))}")
     parser.add_argument("--dataset", default="synthetic",
                         help="presets: synthetic, a MedMNIST flag or a path to an .npz (default synthetic)")
     parser.add_argument("--out", type=Path, help="write the full result as JSON to this file")
@@ -122,11 +152,19 @@ def _register_bench(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=256, help="throughput: batch size")
     parser.add_argument("--lightly", action="store_true",
                         help="throughput: also time lightly's per-image CPU pipeline (needs `pip install lightly`)")
+    parser.add_argument("--preset", dest="under", default="cpu-quick", choices=_preset_names(),
+                        help="select, methods: the preset whose recipes to choose or run (default cpu-quick)")
+    parser.add_argument("--method", help="select: the method whose recipe to choose")
+    parser.add_argument("--write", action="store_true", help="select: record the choice in recipes.yaml")
+    parser.add_argument("--budget-s", type=float, default=180.0,
+                        help="select: candidates must pretrain within this many seconds here (0: no limit)")
     parser.set_defaults(func=run_bench)
 
 
 def _show_epoch(progress) -> None:
-    if progress.knn_accuracy is not None:
+    if progress.epoch == 0 and progress.knn_accuracy is not None:
+        print(f"before pretraining (random weights): knn-acc {progress.knn_accuracy:.3f}", flush=True)
+    elif progress.knn_accuracy is not None:
         print(f"epoch {progress.epoch}/{progress.epochs}  loss {progress.loss:.4f}  "
               f"{progress.images_per_second:,.0f} img/s  knn-acc {progress.knn_accuracy:.3f}", flush=True)
 
@@ -155,7 +193,9 @@ def run_pretrain(args: argparse.Namespace) -> int:
         config.save(out / "config.yaml")
 
     def show(progress) -> None:
-        if progress.knn_accuracy is not None or progress.step == progress.total_steps or progress.step % 20 == 0:
+        if progress.epoch == 0:
+            _show_epoch(progress)
+        elif progress.knn_accuracy is not None or progress.step == progress.total_steps or progress.step % 20 == 0:
             knn = f"  knn-acc {progress.knn_accuracy:.3f}" if progress.knn_accuracy is not None else ""
             print(f"epoch {progress.epoch}/{progress.epochs}  step {progress.step}/{progress.total_steps}  "
                   f"loss {progress.loss:.4f}  {progress.images_per_second:,.0f} img/s  "
@@ -292,15 +332,30 @@ def run_bench(args: argparse.Namespace) -> int:
     from sslcore.experiments import bench
     from sslcore.io import atomic_write_json
 
-    if args.preset in _preset_names():
-        report = bench.run_preset(args.preset, args.dataset, device=args.device)
+    if args.benchmark in _preset_names():
+        report = bench.run_preset(args.benchmark, args.dataset, device=args.device)
         print(bench.preset_markdown(report))
-    elif args.preset == "throughput":
+    elif args.benchmark == "select":
+        from sslcore.experiments.recipes import select_recipe, write_choice
+
+        if not args.method:
+            raise ValueError("bench select needs --method (the method whose recipe to choose)")
+        report = select_recipe(args.under, args.method, args.dataset, device=args.device,
+                               budget_s=args.budget_s or None, on_message=lambda line: print(line, flush=True))
+        print(json.dumps({"chosen": report["chosen"]}, indent=2))
+        if args.write:
+            write_choice(report)
+            print(f"recorded in recipes.yaml under {args.under}/{args.method}")
+    elif args.benchmark == "methods":
+        report = bench.methods(args.dataset, args.under, device=args.device,
+                               on_message=lambda line: print(line, flush=True))
+        print(bench.methods_markdown(report))
+    elif args.benchmark == "throughput":
         report = {"throughput": [bench.throughput(image_size=size, backbone=args.backbone, batch_size=args.batch_size,
                                                   device=args.device, with_lightly=args.lightly)
                                  for size in args.image_size]}
         print(json.dumps(report, indent=2))
-    elif args.preset == "synthetic":
+    elif args.benchmark == "synthetic":
         report = {"synthetic": [bench.synthetic_generation(image_size=size) for size in args.image_size]}
         print(json.dumps(report, indent=2))
     else:
@@ -309,3 +364,49 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.out:
         atomic_write_json(args.out, report)
     return 0
+
+
+def comparison_from_args(args: argparse.Namespace):
+    """The ``ComparisonConfig`` the flags (or ``--config``) describe."""
+    from sslcore.experiments.comparison import Arm, ComparisonConfig, remedis
+
+    shared = {"preset": args.preset, "seed": args.seed, "data_seed": args.data_seed}
+    if args.config:
+        return ComparisonConfig.from_dict(_read_config(args.config))
+    if args.remedis:
+        from sslcore.training import PretrainConfig, load_for_config
+
+        dataset = load_for_config(PretrainConfig(dataset=args.dataset, data_seed=args.data_seed))
+        return remedis(args.dataset, backbone=args.backbone or "resnet18",
+                       has_patients=dataset.has_multi_image_patients(), **shared)
+    arms = [Arm(method, args.init, args.backbone) for method in args.methods]
+    return ComparisonConfig(dataset=args.dataset, arms=arms, **shared)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from sslcore.experiments.comparison import run_comparison
+    from sslcore.experiments.leaderboard import leaderboard, leaderboard_table
+    from sslcore.io import atomic_write_json
+
+    config = comparison_from_args(args)
+    if args.queue:
+        from sslcore.runs import RunStore
+        from sslcore.runs.comparisons import create_comparison, get_comparison
+
+        store = RunStore(args.db)
+        record = get_comparison(store, create_comparison(store, config))
+        print(f"queued comparison #{record.id} ({len(record.runs)} arm runs: "
+              f"{', '.join(f'#{run.id}' for run in record.runs)}) in {store.path}; `python -m sslcore worker` runs them")
+        return 0
+    results = run_comparison(config, on_message=lambda line: print(line, flush=True))
+    board = leaderboard(results)
+    print(leaderboard_table(board).to_markdown(index=False) if _has_tabulate() else leaderboard_table(board).to_string())
+    if args.out:
+        atomic_write_json(args.out, {"comparison": config.to_dict(), **board})
+    return 0
+
+
+def _has_tabulate() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tabulate") is not None

@@ -32,6 +32,7 @@ class EvaluationConfig:
         finetune_lrs: the learning rates fine-tuning (and training from scratch) tries, choosing on
             validation.
         finetune_augment: the augmentation preset of fine-tuning and of training from scratch alike.
+        finetune_batch_size: images per fine-tuning step.
         finetune_max_steps: a safety cap on the steps of one fine-tune (not the budget).
         pretrain_seeds: pretraining runs (model seeds ``seed``, ``seed + 1`` ...), pooled in the
             paired intervals.
@@ -45,6 +46,7 @@ class EvaluationConfig:
     finetune_lrs: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
     finetune_augment: str = "light"
     finetune_max_steps: int = 3000
+    finetune_batch_size: int = 64
     pretrain_seeds: int = 1
 
     def __post_init__(self) -> None:
@@ -60,6 +62,8 @@ class EvaluationConfig:
             problems.append(f"fractions must lie in (0, 1], got {self.fractions}")
         if not self.seeds:
             problems.append("at least one seed is needed")
+        if self.finetune_batch_size < 2:
+            problems.append(f"finetune_batch_size must be at least 2, got {self.finetune_batch_size}")
         if self.finetune_max_steps < 1:
             problems.append(f"finetune_max_steps must be at least 1, got {self.finetune_max_steps}")
         if not self.finetune_epochs > 0 or not self.finetune_lrs or min(self.finetune_lrs) <= 0:
@@ -74,7 +78,8 @@ class EvaluationConfig:
 
     def finetune_config(self) -> dict[str, Any]:
         """The ``FinetuneConfig`` fields this evaluation sets."""
-        return {"epochs": self.finetune_epochs, "lr_grid": self.finetune_lrs, "max_steps": self.finetune_max_steps}
+        return {"epochs": self.finetune_epochs, "lr_grid": self.finetune_lrs, "max_steps": self.finetune_max_steps,
+                "batch_size": self.finetune_batch_size}
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

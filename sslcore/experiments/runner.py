@@ -56,13 +56,29 @@ def initial_backbone(config: PretrainConfig, dataset):
 
 def baseline_backbone(config: PretrainConfig, dataset, evaluation_seed: int):
     """A randomly initialised backbone of the same architecture for the baselines of one evaluation
-    seed: each seed starts the baselines from a different initialisation (model seed + 1 + seed)."""
-    return initial_backbone(dataclasses.replace(config, seed=config.seed + 1 + evaluation_seed), dataset)
+    seed: each seed starts the baselines from a different random initialisation (model seed + 1 +
+    seed), whatever the pretraining started from."""
+    return initial_backbone(dataclasses.replace(config, seed=config.seed + 1 + evaluation_seed, init="random"),
+                            dataset)
 
 
-def arm_name(method: str) -> str:
-    """How the points name the pretrained arms of ``method``."""
-    return ALL_LABELS if method == "supervised" else method
+def arm_name(method: str, init: str = "random", epochs: int = 1) -> str:
+    """How the points name the arms of a pretraining config: the method (``supervised (all labels)``
+    for supervised pretraining), ``<method> from <init>`` when it did not start from random weights,
+    and ``<init> init`` when nothing was pretrained (``epochs == 0``)."""
+    start = init.split(":")[0]
+    if epochs == 0:
+        return f"{start} init"
+    name = ALL_LABELS if method == "supervised" else method
+    return name if init == "random" else f"{name} from {start}"
+
+
+def _not_pretrained(config: PretrainConfig, dataset):
+    """The initialised method itself, as a PretrainResult (an arm with ``epochs == 0``)."""
+    from sslcore.training import PretrainResult, build_model, resolve_device
+
+    method = build_model(config, channels=dataset.channels, n_classes=dataset.n_classes, task=dataset.task)
+    return PretrainResult(method=method.eval(), config=config, device=str(resolve_device(config.device)))
 
 
 def run_experiment(
@@ -95,8 +111,11 @@ def run_experiment(
     started = time.perf_counter()
     dataset = dataset if dataset is not None else load_for_config(config.pretrain)
     pretrains = []
-    for index in range(config.evaluation.pretrain_seeds):
+    for index in range(config.evaluation.pretrain_seeds if config.pretrain.epochs else 1):
         seeded = dataclasses.replace(config.pretrain, seed=config.pretrain.seed + index)
+        if config.pretrain.epochs == 0:
+            pretrains.append(_not_pretrained(seeded, dataset))
+            continue
         pretrains.append(pretrain(seeded, dataset=dataset, on_progress=on_progress, should_stop=should_stop,
                                   checkpoint_path=checkpoint_path if index == 0 else None))
         if pretrains[-1].stopped_early:
@@ -126,7 +145,7 @@ def evaluate_backbones(pretrains: list, config: ExperimentConfig, dataset, resul
 
     evaluation = config.evaluation
     device = device if device is not None else resolve_device(config.pretrain.device)
-    name = arm_name(config.pretrain.method)
+    name = arm_name(config.pretrain.method, config.pretrain.init, config.pretrain.epochs)
     arms = []
     for pretrain_seed, pretrained in enumerate(pretrains):
         backbone = pretrained.backbone
@@ -146,7 +165,7 @@ def evaluate_backbones(pretrains: list, config: ExperimentConfig, dataset, resul
         finetune_augment=AugmentConfig.preset(evaluation.finetune_augment),
         device=device, on_point=record, should_stop=should_stop)
     result.scores = sweep.scores
-    if name != ALL_LABELS:
+    if not name.startswith(ALL_LABELS):
         test = dataset.splits["test"]
         result.comparisons = [c.to_dict() for c in like_for_like(sweep.points, sweep.scores, test.labels.cpu(),
                                                                  dataset.task)]

@@ -198,7 +198,9 @@ def _build_into(out_dir: Path, recipe: AssetRecipe, on_message: Callable[[str], 
 def _epoch_printer(on_message: Callable[[str], None], name: str) -> Callable:
     """A ``pretrain`` progress callback that reports each epoch's end (the report carrying its collapse score)."""
     def report(progress) -> None:
-        if progress.collapse_score is not None:
+        if progress.collapse_score is not None and progress.epoch == 0:
+            on_message(f"  {name} before pretraining: kNN accuracy {progress.knn_accuracy:.3f}")
+        elif progress.collapse_score is not None:
             knn = f"  kNN accuracy {progress.knn_accuracy:.3f}" if progress.knn_accuracy is not None else ""
             on_message(f"  {name} epoch {progress.epoch}/{progress.epochs}  loss {progress.loss:.4f}{knn}")
     return report

@@ -13,9 +13,15 @@ from torch import nn
 
 
 def vit_patch_size(image_size: int) -> int:
-    """Patch side for an image size: 4 px up to 32 px, 8 px up to 64 px, 16 px above."""
+    """Patch side for an image size: a 4 x 4 grid of patches up to 32 px (7 px patches at 28 px, 8 px
+    at 32 px), 8 px patches up to 64 px, 16 px above.
+
+    Small images get few large patches: on the synthetic radiographs' validation split, a masked
+    autoencoder with 4 x 4 patches of 7 px at 28 px gave a linear probe AUC of 0.79 against 0.69 with
+    7 x 7 patches of 4 px (10 epochs, crop-and-flip; the masked-autoencoder recipe's measurement).
+    """
     if image_size <= 32:
-        return 4
+        return max(1, image_size // 4)
     if image_size <= 64:
         return 8
     return 16

@@ -16,6 +16,8 @@ import json
 from typing import Any
 
 from sslcore.evaluate.compare import Comparison, scores_npz
+from sslcore.evaluate.embeddings import class_separation
+from sslcore.evaluate.report import learning_check
 from sslcore.experiments.config import ExperimentConfig
 from sslcore.experiments.runner import arm_name, initial_backbone, run_experiment
 from sslcore.runs.store import POINT_FIELDS
@@ -39,6 +41,9 @@ def execute(run, ctx) -> dict[str, Any]:
         if progress.knn_accuracy is not None:
             values = {"knn_accuracy": progress.knn_accuracy, "collapse_score": progress.collapse_score}
             ctx.report_metrics(progress.step, progress.epoch, **{k: v for k, v in values.items() if v is not None})
+            if progress.epoch == 0:
+                ctx.log(f"before pretraining (random weights): online kNN accuracy {progress.knn_accuracy:.3f}")
+                return
             ctx.log(f"epoch {progress.epoch}/{progress.epochs}: loss {progress.loss:.4f}, "
                     f"online kNN accuracy {progress.knn_accuracy:.3f}, {progress.images_per_second:,.0f} images/s")
         if progress.step % METRIC_EVERY_STEPS == 0 or progress.step == progress.total_steps:
@@ -60,16 +65,25 @@ def execute(run, ctx) -> dict[str, Any]:
     if result.points:
         ctx.write_artifact("curve.csv", points_csv(result.points))
         ctx.write_artifact("scores.npz", scores_npz(result.scores, result.dataset.splits["test"].labels,
-                                                    result.test_fingerprint))
+                                                    result.test_fingerprint, result.dataset.task))
         ctx.write_artifact("comparisons.json", json.dumps(result.comparisons, indent=2))
         for comparison in result.comparisons:
             ctx.log(Comparison(**comparison).sentence)
-        headline = headline_metric(result.points, arm_name(config.pretrain.method))
+        headline = headline_metric(result.points, arm_name(config.pretrain.method, config.pretrain.init,
+                                                           config.pretrain.epochs))
         if headline is not None:
             ctx.set_headline(*headline)
-    ctx.write_artifact("embeddings.npz", embeddings_npz(config, result))
+    learning = learning_check(result.points)
+    if learning is not None:
+        ctx.log(learning["sentence"], "info" if learning["beat_random"] else "warning")
+    arrays = embedding_arrays(config, result)
+    ctx.write_artifact("embeddings.npz", npz_bytes(arrays))
+    test = arrays["split"] == "test"
+    separation = {"before": class_separation(arrays["features_before"][test], arrays["labels"][test]),
+                  "after": class_separation(arrays["features_after"][test], arrays["labels"][test])}
     return {"device": result.pretrain.device, "images_per_second": result.pretrain.images_per_second,
-            "test_sha256": result.test_fingerprint, "data_seed": config.pretrain.data_seed}
+            "test_sha256": result.test_fingerprint, "data_seed": config.pretrain.data_seed,
+            "learning": learning, "separation": separation}
 
 
 def points_csv(points: list[dict[str, Any]]) -> str:
@@ -93,8 +107,18 @@ def headline_metric(points: list[dict[str, Any]], method: str) -> tuple[str, flo
     return f"{protocol} AUC @ {fraction:.0%} labels", sum(values) / len(values)
 
 
-def embeddings_npz(config: ExperimentConfig, result) -> bytes:
-    """Features of a seeded sample of train and test images from the backbone before and after pretraining.
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """Numpy arrays as a compressed ``.npz``."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def embedding_arrays(config: ExperimentConfig, result) -> dict[str, Any]:
+    """Features of a seeded sample of train and test images from the backbone before and after pretraining,
+    with what the Embeddings page colours them by (the arrays of ``embeddings.npz``).
 
     ``labelled`` flags the training images in the smallest labelled subset of the first seed, the
     labels a probe at that fraction saw.
@@ -125,7 +149,5 @@ def embeddings_npz(config: ExperimentConfig, result) -> bytes:
         "images": images, "labels": torch.cat([sample.labels for sample in samples]),
         "patient_ids": torch.cat([sample.patient_ids for sample in samples]), "labelled": torch.cat(labelled),
     }
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, split=np.concatenate(names), label_names=np.array(dataset.label_names),
-                        **{key: value.cpu().numpy() for key, value in arrays.items()})
-    return buffer.getvalue()
+    return {"split": np.concatenate(names), "label_names": np.array(dataset.label_names),
+            **{key: value.cpu().numpy() for key, value in arrays.items()}}

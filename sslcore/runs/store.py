@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from sslcore.io import atomic_write_bytes, atomic_write_text
 from sslcore.paths import data_home
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -51,7 +51,12 @@ CREATE TABLE runs (
     method TEXT,
     headline_name TEXT,
     headline_value REAL,
-    result TEXT
+    result TEXT,
+    comparison_id INTEGER,
+    arm TEXT
+);
+CREATE TABLE comparisons (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL
 );
 CREATE INDEX runs_status_created ON runs (status, created_at);
 CREATE TABLE metrics (
@@ -77,6 +82,9 @@ CREATE INDEX logs_run ON logs (run_id, id);
 _MIGRATIONS = {
     2: ("ALTER TABLE points ADD COLUMN pretrain_seed INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE points ADD COLUMN val_auc REAL"),
+    3: ("ALTER TABLE runs ADD COLUMN comparison_id INTEGER", "ALTER TABLE runs ADD COLUMN arm TEXT",
+        "CREATE TABLE comparisons (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, "
+        "name TEXT NOT NULL, config TEXT NOT NULL)"),
 }
 
 
@@ -108,6 +116,8 @@ class RunRecord:
     headline_name: str | None = None
     headline_value: float | None = None
     result: dict[str, Any] | None = None
+    comparison_id: int | None = None  # the comparison this run is an arm of (``sslcore.runs.comparisons``)
+    arm: str | None = None  # its arm's name there
 
     @property
     def finished(self) -> bool:

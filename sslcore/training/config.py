@@ -11,6 +11,16 @@ from typing import Any
 from sslcore.io import atomic_write_text
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+INIT_KINDS = ("random", "imagenet", "file:PATH", "run:ID")
+
+
+def check_init(init: str) -> str:
+    """``init`` itself when it has one of the forms of :data:`INIT_KINDS`; ValueError otherwise."""
+    valid = isinstance(init, str) and (init in ("random", "imagenet") or (init.startswith("file:") and len(init) > 5)
+                                       or (init.startswith("run:") and init[4:].isdigit()))
+    if not valid:
+        raise ValueError(f"init must be one of {', '.join(INIT_KINDS)}, got {init!r}")
+    return init
 
 
 @dataclass
@@ -22,7 +32,8 @@ class PretrainConfig:
         method: an SSL method from ``sslcore.methods.METHODS`` (or ``supervised``).
         backbone: a backbone from ``sslcore.models`` (``small_cnn``, ``resnet18`` ...).
         image_size: side of the square images fed to the network, in pixels.
-        epochs: passes over the training split.
+        epochs: passes over the training split; 0 evaluates the initialisation without pretraining
+            (an experiment's "ImageNet only" or "from scratch" arm).
         batch_size: images per step (per process under torchrun).
         lr: peak learning rate of AdamW after warm-up.
         weight_decay: AdamW weight decay.
@@ -39,6 +50,8 @@ class PretrainConfig:
         max_train_images: use at most this many training images (None: all).
         knn_monitor: compute the online kNN accuracy on the validation split after each epoch.
         dataset_options: extra options for ``load_dataset`` (e.g. ``n_images`` for synthetic).
+        init: where the backbone's weights start: ``random``, ``imagenet``, ``file:PATH`` or ``run:ID``
+            (``sslcore.training.initialisation``).
     """
 
     dataset: str = "synthetic"
@@ -60,11 +73,12 @@ class PretrainConfig:
     max_train_images: int | None = None
     knn_monitor: bool = True
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    init: str = "random"
 
     def __post_init__(self) -> None:
         checks = [
             (self.image_size >= 8, f"image_size must be at least 8, got {self.image_size}"),
-            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.epochs >= 0, f"epochs must be 0 (no pretraining) or more, got {self.epochs}"),
             (self.batch_size >= 2, f"batch_size must be at least 2, got {self.batch_size}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
@@ -77,6 +91,10 @@ class PretrainConfig:
              f"max_train_images ({self.max_train_images}) must be at least batch_size ({self.batch_size})"),
         ]
         problems = [message for ok, message in checks if not ok]
+        try:
+            check_init(self.init)
+        except ValueError as error:
+            problems.append(str(error))
         if problems:
             raise ValueError("invalid pretraining config: " + "; ".join(problems))
 

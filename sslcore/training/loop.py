@@ -97,10 +97,12 @@ def build_model(config: PretrainConfig, *, channels: int, n_classes: int, task: 
     from sslcore.methods import METHODS, build_method
     from sslcore.models import build_backbone
 
+    from sslcore.training.initialisation import initialise
+
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}; choose from {', '.join(METHODS)}")
     torch.manual_seed(config.seed)
-    backbone = build_backbone(config.backbone, channels, config.image_size)
+    backbone = initialise(build_backbone(config.backbone, channels, config.image_size), config.init, config.backbone)
     return build_method(config.method, backbone, n_classes=n_classes, task=task, **method_hparams(config, n_train))
 
 
@@ -274,6 +276,18 @@ def _train_epoch(session: _Session, epoch: int, on_progress, should_stop) -> boo
     return False
 
 
+def _measure_initial(session: _Session, on_progress) -> None:
+    """The online kNN accuracy of the network before any step (epoch 0): what "learned something"
+    is measured against while the run goes."""
+    collapse_score, knn = representation_health(session.trainer.method.backbone, session.dataset, session.device,
+                                                True)
+    session.history.append({"step": 0, "epoch": 0, "knn_accuracy": knn, "collapse_score": collapse_score})
+    if distributed.rank() == 0 and on_progress is not None:
+        on_progress(Progress(step=0, total_steps=session.total_steps, epoch=0, epochs=session.config.epochs,
+                             loss=math.nan, lr=0.0, images_per_second=0.0, eta_seconds=math.nan,
+                             knn_accuracy=knn, collapse_score=collapse_score))
+
+
 def _end_epoch(session: _Session, epoch: int, on_progress, checkpoint_path) -> None:
     """Measure the representation, stop on collapse, and checkpoint (rank 0)."""
     config, method = session.config, session.trainer.method
@@ -331,6 +345,8 @@ def pretrain(
     """
     started = time.perf_counter()
     session = _set_up(config, dataset, method, checkpoint_path, resume)
+    if session.start_epoch == 0 and config.knn_monitor:
+        _measure_initial(session, on_progress)
     stopped_early = False
     for epoch in range(session.start_epoch, config.epochs):
         stopped_early = _train_epoch(session, epoch, on_progress, should_stop)

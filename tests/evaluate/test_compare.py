@@ -85,11 +85,18 @@ def test_several_pretraining_seeds_are_pooled_against_one_baseline_per_seed():
 def test_scores_round_trip_through_their_file(tmp_path):
     scores = scores_of({("simclr", "linear"): 1.0})
     path = tmp_path / "scores.npz"
-    path.write_bytes(scores_npz(scores, LABELS, "abc123"))
-    loaded, labels, fingerprint = load_scores(path)
-    assert fingerprint == "abc123" and torch.equal(labels, LABELS) and set(loaded) == set(scores)
+    path.write_bytes(scores_npz(scores, LABELS, "abc123", "binary"))
+    loaded, labels, fingerprint, task = load_scores(path)
+    assert fingerprint == "abc123" and task == "binary" and torch.equal(labels, LABELS) and set(loaded) == set(scores)
     key = next(iter(scores))
     torch.testing.assert_close(loaded[key], scores[key].float())
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="could not be read"):
         load_scores(tmp_path / "junk.npz")
+
+
+def test_one_arm_alone_gets_its_mean_auc_and_an_interval_around_it():
+    replicates = [(arm(LABELS, 1.0, seed), None) for seed in range(3)]
+    mean, low, high = paired_bootstrap(replicates, LABELS, "binary", n_resamples=300)
+    assert mean == pytest.approx(sum(auc(a, LABELS, "binary") for a, _ in replicates) / 3)
+    assert low < mean < high

@@ -52,14 +52,14 @@ def test_resnet_stem_keeps_small_images_at_full_resolution():
     ("resnet101", 1, 28, "small_cnn, resnet18, resnet50, vit_tiny"),
     ("small_cnn", 2, 28, "in_channels must be 1 or 3"),
     ("resnet18", 1, 8, "at least 16 px"),
-    ("vit_tiny", 1, 30, "multiple of 4"),
+    ("vit_tiny", 1, 30, "multiple of 7"),  # 7 px patches at 30 px
 ])
 def test_bad_arguments_raise_value_error(name, channels, size, message):
     with pytest.raises(ValueError, match=message):
         build_backbone(name, channels, size)
 
 
-@pytest.mark.parametrize("image_size, patch_size", [(28, 4), (32, 4), (64, 8), (128, 16), (224, 16)])
+@pytest.mark.parametrize("image_size, patch_size", [(28, 7), (32, 8), (64, 8), (128, 16), (224, 16)])
 def test_vit_patch_size_follows_image_size(image_size, patch_size):
     assert vit_patch_size(image_size) == patch_size
     assert build_backbone("vit_tiny", 1, image_size).num_patches == (image_size // patch_size) ** 2

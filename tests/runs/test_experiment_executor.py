@@ -60,7 +60,8 @@ def test_the_run_succeeds_with_progress_points_timings_and_a_headline(finished):
 
 def test_the_run_keeps_its_test_scores_and_its_paired_comparisons(finished):
     store, run_id, config = finished
-    scores, labels, fingerprint = load_scores(store.artifact_path(run_id, "scores.npz"))
+    scores, labels, fingerprint, task = load_scores(store.artifact_path(run_id, "scores.npz"))
+    assert task == "multi-class"
     assert fingerprint == store.get(run_id).result["test_sha256"]
     assert len(scores) == len(store.points(run_id)) and all(len(value) == len(labels) for value in scores.values())
     comparisons = json.loads(store.artifact_path(run_id, "comparisons.json").read_text())
