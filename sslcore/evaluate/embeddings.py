@@ -174,19 +174,22 @@ def embedding_table(data: dict[str, Any]):
     })
 
 
-def thumbnails(images, size: int = 48) -> list[str]:
-    """Each image (uint8 (N, C, H, W)) as a PNG data URI at most ``size`` px wide, for hover tooltips."""
+def thumbnails(images, size: int = 96) -> list[str]:
+    """Each image (uint8 (N, C, H, W)) as a ``size`` x ``size`` PNG data URI for hover tooltips: small
+    images are enlarged with nearest-neighbour sampling (their pixels stay sharp squares), large ones
+    reduced smoothly."""
     import base64
 
     from PIL import Image
 
-    uris = []
     from sslcore.data.samples import displayable
 
+    uris = []
     for pixels in displayable(images):
         picture = Image.fromarray(pixels)
-        if picture.width > size:
-            picture = picture.resize((size, size), Image.Resampling.BILINEAR)
+        if picture.width != size:
+            sampling = Image.Resampling.NEAREST if picture.width < size else Image.Resampling.BILINEAR
+            picture = picture.resize((size, size), sampling)
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
         uris.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
@@ -211,7 +214,9 @@ def embedding_chart(coordinates, table, colour_by: str, title: str, images: list
         frame["image"] = images
         tooltip.insert(0, "image")
     picked = alt.selection_point(fields=["index"], name=EMBEDDING_SELECTION, on="click")
-    legend = None if colour_by == "patient" else alt.Legend(title=colour_by, orient="bottom")
+    # labelLimit 0: a legend label is never cut ("pleural effusion", not "pleural effusio...").
+    legend = None if colour_by == "patient" else alt.Legend(title=colour_by, orient="bottom", labelLimit=0,
+                                                            columns=3)
     return (alt.Chart(frame, title=title, height=420)
             .mark_circle(size=28)
             .encode(x=alt.X("x", axis=None), y=alt.Y("y", axis=None),

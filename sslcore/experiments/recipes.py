@@ -114,8 +114,8 @@ def select_recipe(preset_name: str, method: str, dataset_spec: str = "synthetic"
     random = validation_auc(initial_backbone(first.pretrain, dataset), dataset, **scored)
     on_message(f"random encoder: validation AUC {_format(random)}")
     candidates = []
-    for overrides in grid:
-        fields = _merged(base, overrides)
+    for candidate in grid:
+        fields = _merged(base, candidate)
         config = build_preset(preset_name, dataset_spec, method=method, **{**fields, "device": device, **overrides})
         started = time.perf_counter()
         result = pretrain(config.pretrain, dataset=dataset)
@@ -123,9 +123,9 @@ def select_recipe(preset_name: str, method: str, dataset_spec: str = "synthetic"
         scores = validation_auc(result.backbone, dataset, **scored)
         mean = sum(scores.values()) / len(scores)
         fits = budget_s is None or seconds <= budget_s
-        candidates.append({"overrides": overrides, "val_auc": scores, "mean_val_auc": mean,
+        candidates.append({"overrides": candidate, "val_auc": scores, "mean_val_auc": mean,
                            "pretrain_s": round(seconds, 1), "within_budget": fits})
-        on_message(f"{overrides}: validation AUC {_format(scores)}, mean {mean:.3f}, pretraining {seconds:.0f} s"
+        on_message(f"{candidate}: validation AUC {_format(scores)}, mean {mean:.3f}, pretraining {seconds:.0f} s"
                    + ("" if fits else " (over the time budget)"))
     eligible = [c for c in candidates if c["within_budget"]] or candidates
     best = max(eligible, key=lambda c: c["mean_val_auc"])

@@ -170,3 +170,14 @@ def evaluate_backbones(pretrains: list, config: ExperimentConfig, dataset, resul
         result.comparisons = [c.to_dict() for c in like_for_like(sweep.points, sweep.scores, test.labels.cpu(),
                                                                  dataset.task)]
     return result
+
+
+def expected_points(config: ExperimentConfig) -> int:
+    """How many evaluation points an experiment measures (the live view's "n of N")."""
+    from sslcore.evaluate.vocabulary import FROZEN_PROTOCOLS
+
+    evaluation = config.evaluation
+    pretrained = len(evaluation.protocols) * (evaluation.pretrain_seeds if config.pretrain.epochs else 1)
+    random = len([p for p in evaluation.protocols if p in FROZEN_PROTOCOLS]) if "random" in evaluation.baselines else 0
+    scratch = 1 if "supervised" in evaluation.baselines else 0
+    return len(evaluation.seeds) * len(evaluation.fractions) * (pretrained + random + scratch)

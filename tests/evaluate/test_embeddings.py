@@ -152,16 +152,23 @@ def test_embeddings_load_into_a_table_that_names_classes_and_the_labelled_subset
     assert chart["params"][0]["name"] == EMBEDDING_SELECTION
 
 
-def test_thumbnails_are_small_pngs_of_the_images():
+def test_thumbnails_are_96_px_pngs_with_small_images_enlarged_pixel_for_pixel():
     import base64
     import io as std_io
 
     from PIL import Image
 
-    images = np.stack([np.full((1, 128, 128), value, np.uint8) for value in (0, 200)])
-    pictures = [Image.open(std_io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) for uri in thumbnails(images)]
-    assert [picture.size for picture in pictures] == [(48, 48), (48, 48)]
-    assert [picture.getpixel((5, 5)) for picture in pictures] == [0, 200]
+    def decoded(images):
+        return [Image.open(std_io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) for uri in thumbnails(images)]
+
+    large = decoded(np.stack([np.full((1, 128, 128), value, np.uint8) for value in (0, 200)]))
+    assert [picture.size for picture in large] == [(96, 96), (96, 96)]
+    assert [picture.getpixel((5, 5)) for picture in large] == [0, 200]
+    checker = (np.indices((32, 32)).sum(0) % 2 * 255).astype(np.uint8)[None, None]  # (1, 1, 32, 32)
+    [picture] = decoded(checker)
+    pixels = np.asarray(picture)
+    assert picture.size == (96, 96) and set(np.unique(pixels)) == {0, 255}  # nearest: no grey blur
+    assert (pixels[:3, :3] == pixels[0, 0]).all() and pixels[0, 3] != pixels[0, 0]  # each pixel a 3x3 square
 
 
 @pytest.mark.parametrize("arrays, message", [

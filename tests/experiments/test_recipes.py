@@ -92,3 +92,11 @@ def test_class_separation_grows_when_classes_are_apart():
     apart = mixed + 10 * torch.nn.functional.one_hot(labels, 8).float()
     assert class_separation(apart, labels) > class_separation(mixed, labels) + 0.3
     assert class_separation(mixed, torch.zeros(60)) is None
+
+
+def test_expected_points_counts_what_a_sweep_measures():
+    from sslcore.experiments.runner import expected_points
+
+    config = preset("cpu-quick")
+    # 5 fractions x 3 seeds x (3 protocols + random linear and kNN + scratch)
+    assert expected_points(config) == 5 * 3 * 6
