@@ -8,10 +8,11 @@ from typing import Any
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"evaluation": {"seeds": [0, 1]}}`` -> ``{"evaluation.seeds": "[0, 1]"}`` (leaves as text)."""
+    """``{"evaluation": {"seeds": [0, 1]}}`` -> ``{"evaluation.seeds": "[0, 1]"}`` (leaves as text);
+    an empty mapping has no leaves, so it is absent rather than a row of its own."""
     flat: dict[str, Any] = {}
     for key, value in config.items():
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict):
             flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = str(value)

@@ -1,4 +1,5 @@
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -156,7 +157,9 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_runs(tmp_path)
     import sqlite3
 
     path = tmp_path / "old.sqlite"
-    old_schema = store_module._SCHEMA.replace(", pretrain_seed INTEGER NOT NULL DEFAULT 0, val_auc REAL", "")
+    old_schema = (store_module._SCHEMA.replace(", pretrain_seed INTEGER NOT NULL DEFAULT 0, val_auc REAL", "")
+                  .replace(",\n    comparison_id INTEGER,\n    arm TEXT", ""))
+    old_schema = re.sub(r"CREATE TABLE comparisons \(.*?\);", "", old_schema, flags=re.S)  # schema 1 had none
     with sqlite3.connect(path) as connection:
         connection.executescript(old_schema)
         connection.execute("INSERT INTO runs (created_at, name, kind, config) VALUES (0, 'old', 'experiment', '{}')")
@@ -167,3 +170,4 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_runs(tmp_path)
     assert point["auc"] == 0.8 and point["pretrain_seed"] == 0 and point["val_auc"] is None
     store.add_points(1, [{"method": "simclr", "protocol": "linear", "fraction": 1.0, "pretrain_seed": 2, "val_auc": 0.9}])
     assert store.points(1)[1]["pretrain_seed"] == 2
+    assert store.get(1).comparison_id is None  # schema 3's columns and table are there too

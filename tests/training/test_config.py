@@ -8,7 +8,7 @@ from sslcore.training.config import PretrainConfig
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"epochs": -1}, "epochs must be 0 (no pretraining) or more"),
         ({"lr": -1.0}, "lr must be positive"),
         ({"batch_size": 1}, "batch_size must be at least 2"),
         ({"device": "tpu"}, "device must be one of"),
