@@ -198,19 +198,22 @@ def _blur_kernels(config: AugmentConfig, u: torch.Tensor, side: int) -> tuple[to
 
 
 def _cutout_boxes(config: AugmentConfig, u: torch.Tensor) -> torch.Tensor:
-    """(B, 4): each sample's rectangle as centre x, centre y, half width, half height (fractions of
-    the side); a sample not drawn for cut-out gets a negative half width, so nothing is inside."""
+    """(B, 4): each sample's rectangle as centre x, centre y, half width, half height in normalised
+    coordinates ([-1, 1] across the image); a sample not drawn for cut-out gets a negative half
+    width, so that no pixel is inside."""
     area = _scaled(u[:, _CUTOUT_AREA], *config.cutout_scale)
     log_ratio = _scaled(u[:, _CUTOUT_RATIO], math.log(0.5), math.log(2.0))
-    half_w = (area * log_ratio.exp()).sqrt().clamp(max=1.0) / 2
-    half_h = (area / log_ratio.exp()).sqrt().clamp(max=1.0) / 2
+    half_w = (area * log_ratio.exp()).sqrt().clamp(max=1.0)  # the side's fraction: a half side in [-1, 1] units
+    half_h = (area / log_ratio.exp()).sqrt().clamp(max=1.0)
     half_w = torch.where(u[:, _CUTOUT] < config.cutout_p, half_w, -1.0)
-    return torch.stack([u[:, _CUTOUT_X], u[:, _CUTOUT_Y], half_w, half_h], dim=1)
+    return torch.stack([u[:, _CUTOUT_X] * 2 - 1, u[:, _CUTOUT_Y] * 2 - 1, half_w, half_h], dim=1)
 
 
 def _to_device(parts: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """Move the CPU parameter tensors to ``device`` in one copy (pinned and non-blocking on CUDA)."""
-    if device.type == "cpu" or not parts:
+    """The CPU parameter tensors as float32 views of one tensor on ``device``, moved in one copy
+    (from pinned memory, non-blocking, on CUDA). The CPU takes the same path, so that both devices
+    read the same packed numbers."""
+    if not parts:
         return parts
     flat = torch.cat([part.flatten().float() for part in parts.values()])
     flat = flat.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else flat.to(device)
@@ -221,14 +224,19 @@ def _to_device(parts: dict[str, torch.Tensor], device: torch.device) -> dict[str
     return moved
 
 
+@functools.lru_cache(maxsize=16)
+def _pixel_centres(n: int, device: torch.device) -> torch.Tensor:
+    """The centres of ``n`` pixels in normalised coordinates, ``(2 i + 1) / n - 1`` in (-1, 1), made
+    once per size and device (one op fewer per use: the step's host time matters on a GPU)."""
+    return ((torch.arange(n, dtype=torch.float32) * 2 + 1) / n - 1).to(device)
+
+
 def _grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Sampling grid (B, H, W, 2) of the affine maps ``theta`` (B, 2, 3), as ``F.affine_grid`` with
     ``align_corners=False``, built by broadcasting in a (B, 2, H, W) layout (no batched matrix product,
     and a contiguous last dimension for the one full-size op) and returned as a strided view."""
-    xs = (torch.arange(w, device=theta.device, dtype=torch.float32) * 2 + 1) / w - 1  # pixel centres in [-1, 1]
-    ys = (torch.arange(h, device=theta.device, dtype=torch.float32) * 2 + 1) / h - 1
-    along_x = theta[:, :, 0, None] * xs + theta[:, :, 2, None]  # (B, 2, W)
-    along_y = theta[:, :, 1, None] * ys  # (B, 2, H)
+    along_x = theta[:, :, 0, None] * _pixel_centres(w, theta.device) + theta[:, :, 2, None]  # (B, 2, W)
+    along_y = theta[:, :, 1, None] * _pixel_centres(h, theta.device)  # (B, 2, H)
     return (along_x[:, :, None, :] + along_y[:, :, :, None]).permute(0, 2, 3, 1)  # (B, H, W, 2)
 
 
@@ -376,10 +384,8 @@ def augment(images: torch.Tensor, config: AugmentConfig, generator: torch.Genera
         x.clamp_(0, 1)
         if config.cutout_p > 0:
             centre_x, centre_y, half_w, half_h = (v[:, None] for v in p["cutout"].unbind(1))
-            xs = (torch.arange(w, device=device) + 0.5) / w  # pixel centres in [0, 1]
-            ys = (torch.arange(h, device=device) + 0.5) / h
-            inside = (((ys - centre_y).abs() < half_h)[:, :, None]
-                      & ((xs - centre_x).abs() < half_w)[:, None, :])  # (B, H, W)
+            inside = (((_pixel_centres(h, device) - centre_y).abs() < half_h)[:, :, None]
+                      & ((_pixel_centres(w, device) - centre_x).abs() < half_w)[:, None, :])  # (B, H, W)
             x.masked_fill_(inside[:, None], 0.5)
     return x
 
