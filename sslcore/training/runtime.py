@@ -63,3 +63,8 @@ def tune_allocator() -> str:
         _applied = ("glibc malloc tuned: no per-block mmap, trim above 2 GB, 1 GB top pad" if not failed
                     else f"glibc rejected mallopt parameters {failed}; allocator partly at its defaults")
     return _applied
+
+
+def allocator_status() -> str:
+    """What :func:`tune_allocator` did in this process, or that it was not called (benchmarks report it)."""
+    return _applied or "glibc defaults: tune_allocator was not called in this process"
