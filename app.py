@@ -1,6 +1,10 @@
 """MedSSL Explorer: the Streamlit entry point. Navigation only; each page lives in pages/."""
 
-import torch
+from sslcore.training.runtime import tune_allocator
+
+tune_allocator()  # the Lab's estimate times training steps in this process: see sslcore.training.runtime
+
+import torch  # noqa: E402
 
 torch.classes.__path__ = []  # keeps Streamlit's module inspection away from torch's lazy modules
 

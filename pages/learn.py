@@ -146,90 +146,40 @@ if assets is not None:
     st.caption(sources["curve"])
 
 # --- 2. Play with it -------------------------------------------------------------------------------
-st.header("2. Play with it", anchor="play")
-pick_class, pick_index, pick_seed, pick_strength = st.columns(4)
-class_index = pick_class.selectbox("Finding", range(dataset.n_classes), format_func=dataset.label_names.__getitem__,
-                                   key="class")
-members = learn.class_members(train.labels, class_index)
-member = pick_index.number_input(f"Image (1 to {len(members)})", 1, len(members), 1, key="member") - 1
-seed = pick_seed.number_input("Random draw", 0, 10_000, 0, key="seed",
-                              help="Changes the random alterations and masks; the same number gives the same ones.")
-strength = pick_strength.slider("Alteration strength", 0.0, 2.0, 1.0, 0.1, key="strength",
-                                help="Scales every alteration: 0 leaves images untouched, 1 is the default for "
-                                     "pretraining on radiographs.")
-augment_config = AugmentConfig.preset("radiograph", strength)
-index = members[member].item()
-image = train.images[index]
-others = learn.other_images_of_patient(train.patient_ids, index)
-st.image(displayable(image[None])[0], width=2 * THUMBNAIL,
-         caption=f"{dataset.label_names[class_index]}, patient {train.patient_ids[index].item()} "
-                 f"({len(others) + 1} image(s) of this patient)")
+# A fragment: its choices rerun this section only, not the curves, charts and tables around it; each
+# picture is cached on the inputs it depends on, so a change redraws only the pictures it alters.
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_views(index: int, partner: int, shown: tuple[str, ...], strength: float, seed: int):
+    images = cached_images(DISPLAY_SIZE).splits["train"].images
+    mae = cached_mae(cached_assets().mae_recipe.mask_ratio) if "mae" in shown else None
+    return learn.views_by_method(images[index], list(shown), partner=images[partner], mae=mae,
+                                 augment_config=AugmentConfig.preset("radiograph", strength), seed=seed)
 
-st.subheader("The views each method makes")
-st.markdown(
-    "During pretraining the network never sees the image as it is: each method first makes **views** of it with "
-    "random **augmentations** (alterations that keep the meaning: cropping, slight turns, brightness, contrast, "
-    "blur, noise, a greyed-out patch) and builds its pretext task from them.")
-partner = train.images[others[0].item()] if len(others) else image
-shown = ["simclr", "micle", "rotation"] + (["mae"] if assets is not None else [])
-trained_ratio = assets.mae_recipe.mask_ratio if assets is not None else None
-views = learn.views_by_method(image, shown, partner=partner,
-                              mae=cached_mae(trained_ratio) if assets is not None else None,
-                              augment_config=augment_config, seed=seed)
-two_view_titles = ", ".join(METHODS[name].title for name in learn.TWO_VIEW_METHODS[1:])
-notes = {
-    "simclr": f"Two altered copies of the image; the network must match them. {two_view_titles} make their two "
-              f"copies the same way.",
-    "micle": "One altered copy of this image and one of another image of the same patient"
-             + ("." if len(others) else " (this patient has one image, so MICLe falls back to the image itself)."),
-    "mae": "One altered copy with most square tiles (patches) hidden; the network must redraw them.",
-    "rotation": "One altered copy turned four ways; the network must say which way.",
-}
-for name, method_views in views.items():
-    st.markdown(f"**{METHODS[name].title}**: {notes[name]}")
-    pictures(method_views.images, method_views.captions)
 
-if assets is not None:
-    st.subheader("Pulled together, pushed apart")
-    small = cached_images(assets.simclr.config.image_size).splits["train"]
-    batch = [index] + [learn.class_members(small.labels, other)[0].item()
-                       for other in range(dataset.n_classes) if other != class_index]
-    similarity = learn.similarity_matrix(learn.contrastive_encoder(assets.simclr.method), small.images[batch],
-                                         seed=seed, augment_config=augment_config)
-    names = [dataset.label_names[small.labels[i].item()] for i in batch]
-    labels = [f"{chr(ord('A') + n)}{view}" for n in range(len(batch)) for view in (1, 2)]
-    hover = [f"{label} ({name})" for label, name in zip(labels, [name for name in names for _ in (1, 2)])]
-    st.markdown(
-        f"A contrastive method such as SimCLR looks at a **batch** of images at once. Here is a batch of "
-        f"{len(batch)}: image A is yours, the others one of each other finding, each altered twice. The trained "
-        f"encoder turns every view into a representation, and the **similarity** of two representations runs "
-        f"from -1 (opposite) to 1 (identical). Training pulls each **positive pair** (the two views of one image, "
-        f"outlined) together and pushes **negative pairs** (views of different images) apart.")
-    pictures(similarity.views, hover)
-    st.plotly_chart(learn.similarity_figure(similarity, labels, hover))
-    found = int((similarity.nearest == similarity.positives).sum())
-    st.markdown(
-        f"For **{found} of the {len(labels)} views**, the most similar other view is its own partner. On average "
-        f"the two views of one image score **{similarity.positive_similarity:.2f}** and views of different images "
-        f"**{similarity.negative_similarity:.2f}**: the encoder recognises an image under the alterations, which is "
-        f"what pretraining taught it. Raise the alteration strength and watch the partners drift apart.")
-    st.caption(f"The encoder is the one behind the curve above, at {assets.simclr.config.image_size} px. "
-               + sources["curve"])
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_similarity(batch: tuple[int, ...], strength: float, seed: int):
+    assets = cached_assets()
+    images = cached_images(assets.simclr.config.image_size).splits["train"].images
+    return learn.similarity_matrix(learn.contrastive_encoder(assets.simclr.method), images[list(batch)], seed=seed,
+                                   augment_config=AugmentConfig.preset("radiograph", strength))
 
-st.subheader("Two images, one patient (MICLe)")
-st.markdown(
-    "A patient often has several images: two projections, or follow-up studies. **MICLe** (multi-instance "
-    "contrastive learning) uses two different images of the same patient as a positive pair, so the network "
-    "learns what stays the same about a patient's condition across acquisitions, not just across alterations.")
-if len(others):
-    pair = torch.tensor([index, others[0].item()])
-    st.caption("Your image and another image of the same patient:")
-else:
-    pair = learn.same_patient_pairs(train.patient_ids, 1, seed=seed)[0]
-    st.caption("Your patient has a single image, so here is another patient with two:")
-pictures(train.images[pair], [f"patient {train.patient_ids[i].item()}, image {n}" for n, i in enumerate(pair, 1)])
 
-if assets is not None:
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_reconstruction(index: int, mask_ratio: float, seed: int):
+    image = cached_images(DISPLAY_SIZE).splits["train"].images[index]
+    return learn.reconstruct(cached_mae(mask_ratio), image[None], seed=seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_rotations(index: int):
+    image = cached_images(DISPLAY_SIZE).splits["train"].images[index]
+    return learn.guess_rotations(cached_assets().rotation.method, image[None])
+
+
+@st.fragment
+def mae_section(index: int, seed: int) -> None:
+    """The masked autoencoder's picture; its slider reruns this fragment only."""
+    trained_ratio = assets.mae_recipe.mask_ratio
     st.subheader("Hide and redraw (masked autoencoder)")
     st.markdown(
         "A **masked autoencoder (MAE)** cuts the image into square tiles (**patches**), hides most of them and "
@@ -237,7 +187,7 @@ if assets is not None:
         "diaphragm usually are and how bright they are.")
     mask_ratio = st.slider("Share of tiles hidden", 0.25, 0.9, trained_ratio, 0.05, key="mask_ratio",
                            help=f"The model was trained hiding {trained_ratio:.0%} of them.")
-    result = learn.reconstruct(cached_mae(mask_ratio), image[None], seed=seed)
+    result = cached_reconstruction(index, mask_ratio, seed)
     st.image([displayable(result.original)[0], displayable(result.masked)[0],
               displayable(result.reconstruction)[0]], width=2 * THUMBNAIL,
              caption=["original", f"what the network sees ({mask_ratio:.0%} hidden, in blue)",
@@ -253,20 +203,113 @@ if assets is not None:
         f"likely anatomy is what pretraining is after.")
     st.caption(sources["mae"])
 
-    st.subheader("Which way up? (rotation prediction)")
+
+@st.fragment
+def play() -> None:
+    """Section 2: the choices of image, random draw and strength rerun this section only."""
+    st.header("2. Play with it", anchor="play")
+    pick_class, pick_index, pick_seed, pick_strength = st.columns(4)
+    class_index = pick_class.selectbox("Finding", range(dataset.n_classes),
+                                       format_func=dataset.label_names.__getitem__, key="class")
+    members = learn.class_members(train.labels, class_index)
+    member = pick_index.number_input(f"Image (1 to {len(members)})", 1, len(members), 1, key="member") - 1
+    seed = pick_seed.number_input(
+        "Random draw", 0, 10_000, 0, key="seed",
+        help="Changes the random alterations and masks; the same number gives the same ones.")
+    strength = pick_strength.slider("Alteration strength", 0.0, 2.0, 1.0, 0.1, key="strength",
+                                    help="Scales every alteration: 0 leaves images untouched, 1 is the default for "
+                                         "pretraining on radiographs.")
+    index = members[member].item()
+    image = train.images[index]
+    others = learn.other_images_of_patient(train.patient_ids, index)
+    st.image(displayable(image[None])[0], width=2 * THUMBNAIL,
+             caption=f"{dataset.label_names[class_index]}, patient {train.patient_ids[index].item()} "
+                     f"({len(others) + 1} image(s) of this patient)")
+
+    st.subheader("The views each method makes")
     st.markdown(
-        "**Rotation prediction** turns each image by 0, 90, 180 or 270 degrees and asks the network which. Telling "
-        "the apex from the diaphragm and the heart's side from the other requires recognising the anatomy.")
-    guesses = learn.guess_rotations(assets.rotation.method, image[None])
-    predicted = guesses.predicted[0]
-    confidence = guesses.probabilities[0].max(dim=-1).values
-    pictures(guesses.turned[0], [f"turned {angle}°: guessed {learn.ANGLES[guess]}° ({probability:.0%})"
-                                 for angle, guess, probability in zip(learn.ANGLES, predicted.tolist(),
-                                                                      confidence.tolist())])
-    rotation_facts = assets.manifest["rotation"]
-    st.markdown(f"On {rotation_facts['test_images']} unseen test images, each turned four ways, it names the right "
-                f"angle {percent(rotation_facts['test_accuracy'])} of the time.")
-    st.caption(sources["rotation"])
+        "During pretraining the network never sees the image as it is: each method first makes **views** of it with "
+        "random **augmentations** (alterations that keep the meaning: cropping, slight turns, brightness, contrast, "
+        "blur, noise, a greyed-out patch) and builds its pretext task from them.")
+    partner = others[0].item() if len(others) else index
+    shown = ("simclr", "micle", "rotation") + (("mae",) if assets is not None else ())
+    views = cached_views(index, partner, shown, strength, seed)
+    two_view_titles = ", ".join(METHODS[name].title for name in learn.TWO_VIEW_METHODS[1:])
+    notes = {
+        "simclr": f"Two altered copies of the image; the network must match them. {two_view_titles} make their two "
+                  f"copies the same way.",
+        "micle": "One altered copy of this image and one of another image of the same patient"
+                 + ("." if len(others) else " (this patient has one image, so MICLe falls back to the image itself)."),
+        "mae": "One altered copy with most square tiles (patches) hidden; the network must redraw them.",
+        "rotation": "One altered copy turned four ways; the network must say which way.",
+    }
+    for name, method_views in views.items():
+        st.markdown(f"**{METHODS[name].title}**: {notes[name]}")
+        pictures(method_views.images, method_views.captions)
+
+    if assets is not None:
+        st.subheader("Pulled together, pushed apart")
+        small = cached_images(assets.simclr.config.image_size).splits["train"]
+        batch = [index] + [learn.class_members(small.labels, other)[0].item()
+                           for other in range(dataset.n_classes) if other != class_index]
+        similarity = cached_similarity(tuple(batch), strength, seed)
+        names = [dataset.label_names[small.labels[i].item()] for i in batch]
+        labels = [f"{chr(ord('A') + n)}{view}" for n in range(len(batch)) for view in (1, 2)]
+        hover = [f"{label} ({name})" for label, name in zip(labels, [name for name in names for _ in (1, 2)])]
+        st.markdown(
+            f"A contrastive method such as SimCLR looks at a **batch** of images at once. Here is a batch of "
+            f"{len(batch)}: image A is yours, the others one of each other finding, each altered twice. The "
+            f"trained encoder turns every view into a representation, and the **similarity** of two "
+            f"representations runs from -1 (opposite) to 1 (identical). Training pulls each **positive pair** (the "
+            f"two views of one image, outlined) together and pushes **negative pairs** (views of different images) "
+            f"apart.")
+        pictures(similarity.views, hover)
+        st.plotly_chart(learn.similarity_figure(similarity, labels, hover))
+        found = int((similarity.nearest == similarity.positives).sum())
+        st.markdown(
+            f"For **{found} of the {len(labels)} views**, the most similar other view is its own partner. On "
+            f"average the two views of one image score **{similarity.positive_similarity:.2f}** and views of "
+            f"different images **{similarity.negative_similarity:.2f}**: the encoder recognises an image under the "
+            f"alterations, which is what pretraining taught it. Raise the alteration strength and watch the partners "
+            f"drift apart.")
+        st.caption(f"The encoder is the one behind the curve above, at {assets.simclr.config.image_size} px. "
+                   + sources["curve"])
+
+    st.subheader("Two images, one patient (MICLe)")
+    st.markdown(
+        "A patient often has several images: two projections, or follow-up studies. **MICLe** (multi-instance "
+        "contrastive learning) uses two different images of the same patient as a positive pair, so the network "
+        "learns what stays the same about a patient's condition across acquisitions, not just across alterations.")
+    if len(others):
+        pair = torch.tensor([index, others[0].item()])
+        st.caption("Your image and another image of the same patient:")
+    else:
+        pair = learn.same_patient_pairs(train.patient_ids, 1, seed=seed)[0]
+        st.caption("Your patient has a single image, so here is another patient with two:")
+    pictures(train.images[pair],
+             [f"patient {train.patient_ids[i].item()}, image {n}" for n, i in enumerate(pair, 1)])
+
+    if assets is not None:
+        mae_section(index, seed)
+
+        st.subheader("Which way up? (rotation prediction)")
+        st.markdown(
+            "**Rotation prediction** turns each image by 0, 90, 180 or 270 degrees and asks the network which. "
+            "Telling the apex from the diaphragm and the heart's side from the other requires recognising the "
+            "anatomy.")
+        guesses = cached_rotations(index)
+        predicted = guesses.predicted[0]
+        confidence = guesses.probabilities[0].max(dim=-1).values
+        pictures(guesses.turned[0], [f"turned {angle}°: guessed {learn.ANGLES[guess]}° ({probability:.0%})"
+                                     for angle, guess, probability in zip(learn.ANGLES, predicted.tolist(),
+                                                                          confidence.tolist())])
+        rotation_facts = assets.manifest["rotation"]
+        st.markdown(f"On {rotation_facts['test_images']} unseen test images, each turned four ways, it names the "
+                    f"right angle {percent(rotation_facts['test_accuracy'])} of the time.")
+        st.caption(sources["rotation"])
+
+
+play()
 
 # --- 3. Families of methods ------------------------------------------------------------------------
 st.header("3. Families of methods", anchor="strategies")

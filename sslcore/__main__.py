@@ -2,6 +2,10 @@
 
 import sys
 
-from sslcore.cli import main
+from sslcore.training.runtime import tune_allocator
+
+tune_allocator()  # before torch allocates anything: see sslcore.training.runtime
+
+from sslcore.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -2,9 +2,11 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 
-from sslcore.augment import AugmentConfig, augment, normalize, preview_views, to_float
+from sslcore.augment import (_NOISE, N_DRAWS, AugmentConfig, _blur, augment, hashed_normal, normalize, preview_views,
+                             to_float)
 
 
 def _images(b=8, c=1, size=16, seed=0):
@@ -135,6 +137,97 @@ def test_preset_validation_and_strength():
     assert weak.rotation_deg < strong.rotation_deg and weak.crop_scale[0] > strong.crop_scale[0]
 
 
+def _lowbias32(value: int) -> int:
+    """Reference: Wellons' lowbias32 on Python integers (unsigned 32-bit arithmetic)."""
+    value ^= value >> 16
+    value = value * 0x7FEB352D % 2**32
+    value ^= value >> 15
+    value = value * 0x846CA68B % 2**32
+    return value ^ (value >> 16)
+
+
+def test_hashed_normal_matches_the_reference_hash_and_table():
+    key = (-123_456_789, 2**31 - 5)
+    numel = 1001  # odd: 501 pixel pairs, the last one's low half unused
+    noise = hashed_normal((7, 11, 13), key)
+    table = torch.special.ndtri((torch.arange(2**16, dtype=torch.float64) + 0.5) / 2**16)
+    table = (table / table.square().mean().sqrt()).float()
+    pairs = (numel + 1) // 2
+    for element in (0, 1, 250, 500, 501, 502, 1000):
+        counter = element % pairs
+        word = _lowbias32((counter * (key[0] | 1) + key[1]) % 2**32)
+        half = word >> 16 if element < pairs else word & 0xFFFF
+        assert noise.flatten()[element] == table[half]
+
+
+def test_hashed_normal_is_standard_normal_reproducible_and_new_for_every_key():
+    noise = hashed_normal((400, 1, 50, 50), (3, 4))
+    assert noise.shape == (400, 1, 50, 50) and noise.dtype == torch.float32
+    assert abs(noise.mean().item()) < 0.005 and abs(noise.std().item() - 1) < 0.005
+    assert abs((noise.abs() < 1).float().mean().item() - 0.6827) < 0.005  # the normal's mass within one sigma
+    assert torch.equal(noise, hashed_normal((400, 1, 50, 50), (3, 4)))
+    flat = noise.flatten()
+    for other in ((3, 5), (4, 4), (-3, 4)):  # neighbouring keys give unrelated noise
+        assert abs(torch.corrcoef(torch.stack([flat, hashed_normal(noise.shape, other).flatten()]))[0, 1]) < 0.01
+    assert abs(torch.corrcoef(torch.stack([flat[:-1], flat[1:]]))[0, 1]) < 0.01  # neighbouring pixels too
+
+
+def test_hashed_normal_rejects_a_key_out_of_range():
+    with pytest.raises(ValueError, match="key"):
+        hashed_normal((4,), (2**31, 0))
+
+
+def test_noise_has_the_drawn_standard_deviation_per_sample():
+    x = torch.full((64, 1, 32, 32), 128, dtype=torch.uint8)
+    config = AugmentConfig(noise_std=0.1)
+    out = augment(x, config, torch.Generator().manual_seed(2))
+    generator = torch.Generator().manual_seed(2)
+    drawn = 0.1 * torch.rand(64, N_DRAWS, generator=generator)[:, _NOISE]  # each sample's noise level
+    torch.testing.assert_close((out - 128 / 255).flatten(1).std(1), drawn, atol=0.01, rtol=0.1)
+
+
+def test_each_call_draws_a_fixed_amount_from_the_generator():
+    # (B, 17) uniforms and two integers, whatever the config: the next draw does not depend on it.
+    x = _images(b=5)
+    for config in (AugmentConfig(), AugmentConfig.preset("radiograph"), AugmentConfig.preset("crop")):
+        generator = torch.Generator().manual_seed(0)
+        augment(x, config, generator)
+        expected = torch.Generator().manual_seed(0)
+        torch.rand(5, N_DRAWS, generator=expected)
+        torch.randint(-2**31, 2**31, (2,), generator=expected)
+        assert torch.equal(torch.rand(3, generator=generator), torch.rand(3, generator=expected))
+
+
+def test_float_input_is_left_untouched_and_autocast_does_not_change_the_views():
+    x = to_float(_images(size=20))
+    kept = x.clone()
+    config = AugmentConfig.preset("radiograph", 2.0)
+    plain = augment(x, config, torch.Generator().manual_seed(1))
+    assert torch.equal(x, kept)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        autocast = augment(x, config, torch.Generator().manual_seed(1))
+    assert autocast.dtype == torch.float32 and torch.equal(autocast, plain)
+
+
+@pytest.mark.parametrize("shape", [(6, 1, 24, 24), (5, 3, 20, 31)])
+def test_matrix_blur_matches_a_per_sample_reflect_convolution(shape):
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    index = torch.tensor([0, 2, 3])
+    radius = 4
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    sigmas = torch.tensor([0.5, 1.5, 3.0])
+    kernel = torch.exp(-offsets ** 2 / (2 * sigmas[:, None] ** 2))
+    kernel = kernel / kernel.sum(1, keepdim=True)  # (3, 9)
+    expected = x.clone()
+    for row, sample in enumerate(index.tolist()):  # the reference: one sample at a time
+        k = kernel[row]
+        one = F.pad(x[sample:sample + 1], (radius, radius, radius, radius), mode="reflect")
+        one = F.conv2d(one.transpose(0, 1), k.view(1, 1, 1, -1))  # channels as a batch
+        one = F.conv2d(one, k.view(1, 1, -1, 1)).transpose(0, 1)
+        expected[sample] = one[0]
+    torch.testing.assert_close(_blur(x.clone(), index, kernel), expected, atol=1e-5, rtol=0)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_generator_rejected():
     with pytest.raises(ValueError, match="CPU"):
@@ -148,3 +241,31 @@ def test_cpu_and_cuda_agree():
     cuda = augment(x.cuda(), config, torch.Generator().manual_seed(0))
     assert cuda.device.type == "cuda"
     torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-4, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_device_noise_is_the_same_numbers_as_on_the_cpu():
+    key = (987_654_321, -42)
+    assert torch.equal(hashed_normal((64, 3, 33, 33), key, "cuda").cpu(), hashed_normal((64, 3, 33, 33), key))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("preset", ["radiograph", "light", "crop"])
+def test_cpu_and_cuda_agree_on_a_large_batch_inside_autocast(preset):
+    # 64 samples: some blurred, some cut out, some not; the trainer calls augment under bf16 autocast.
+    x, config = _images(b=64, size=64), AugmentConfig.preset(preset, 1.5)
+    cpu = augment(x, config, torch.Generator().manual_seed(0))
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        cuda = augment(x.cuda(), config, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-4, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_augment_on_cuda_never_waits_for_the_device():
+    x, config = _images(b=64, size=64).cuda(), AugmentConfig.preset("radiograph")
+    augment(x, config, torch.Generator().manual_seed(0))  # builds the cached tables on the device
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        augment(x, config, torch.Generator().manual_seed(1))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

@@ -111,19 +111,36 @@ def synthetic_generation(image_size: int = 28, n_images: int = 10_000, seed: int
 
 
 def throughput(image_size: int = 28, backbone: str = "small_cnn", method: str = "simclr", batch_size: int = 256,
-               n_images: int = 4000, n_steps: int = 30, device: str = "auto", with_lightly: bool = False) -> dict[str, Any]:
-    """Pretraining images/s end to end against the model alone on random tensors.
+               n_images: int = 4000, n_steps: int = 10, repeats: int = 3, device: str = "auto",
+               with_lightly: bool = False) -> dict[str, Any]:
+    """Pretraining images/s end to end against the model alone (and against lightly's pipeline).
 
-    ``model_only`` runs the same method step on views that already sit on the device (no indexing,
-    no augmentation), so ``end_to_end / model_only`` says how much the data path costs.
-    ``lightly`` (optional) feeds the same model through lightly's per-image CPU transforms with a
-    DataLoader, the common way SSL pipelines are built.
+    ``model_only`` runs the same method step on views that already sit on the device, as many as
+    the method asks for (two per image for SimCLR), so ``end_to_end / model_only`` is what the data
+    path (indexing the uint8 dataset and the batched augmentations) costs. ``lightly`` (optional)
+    feeds the same model the two views of lightly's per-image SimCLR transforms from a DataLoader
+    with one worker process per CPU (at most 8), the common way SSL pipelines are built. The
+    variants are timed in turn, ``repeats`` rounds of ``n_steps`` steps each (after two warm-up
+    steps), and each figure is the median over the rounds: on a shared machine, interleaving keeps a
+    burst of load from favouring one variant. Images/s counts source images.
+
+    Returns:
+        ``<variant>_images_per_second`` (median) and ``<variant>_runs`` (every round) for ``model_only``,
+        ``end_to_end`` and ``lightly``; ``end_to_end_over_model_only`` and ``end_to_end_over_lightly``;
+        ``cpu_ms_per_image`` (CPU time of every thread and, for lightly, of its workers: what the
+        variant costs whatever else runs on the machine); ``page_faults_per_step`` of this process;
+        ``allocator`` (see ``sslcore.training.runtime``) and the machine.
     """
+    if n_steps < 1 or repeats < 1:
+        raise ValueError(f"need n_steps >= 1 and repeats >= 1, got {n_steps} and {repeats}")
+    import resource
+
     from sslcore.augment import AugmentConfig, normalize
     from sslcore.data import load_dataset
     from sslcore.methods import Batch
     from sslcore.training import PretrainConfig, Trainer, build_model, resolve_device
     from sslcore.training.devices import synchronizer
+    from sslcore.training.runtime import allocator_status
 
     torch_device = resolve_device(device)
     sync = synchronizer(torch_device)
@@ -133,67 +150,111 @@ def throughput(image_size: int = 28, backbone: str = "small_cnn", method: str = 
     model = build_model(config, channels=dataset.channels, n_classes=dataset.n_classes, task=dataset.task)
     trainer = Trainer(model, torch_device, lr=1e-4)
     augment_fn = trainer.views(AugmentConfig.preset("radiograph"), torch.Generator().manual_seed(0))
-    random_views = normalize(torch.rand(batch_size, dataset.channels, image_size, image_size, device=torch_device))
-    if trainer.on_cuda:
-        random_views = random_views.contiguous(memory_format=torch.channels_last)
+    ready: dict[int, torch.Tensor] = {}  # number of views -> random model input, made once
+
+    def ready_views(sources: torch.Tensor) -> torch.Tensor:
+        if len(sources) not in ready:
+            views = normalize(torch.rand(len(sources), *sources.shape[1:], device=torch_device))
+            ready[len(sources)] = views.contiguous(memory_format=torch.channels_last) if trainer.on_cuda else views
+        return ready[len(sources)]
 
     def model_only() -> None:
-        trainer.step(Batch(images=images[:batch_size]), lambda _: random_views, progress=0.5)
+        trainer.step(Batch(images=images[:batch_size]), ready_views, progress=0.5)
 
     def end_to_end() -> None:
         index = torch.randint(len(images), (batch_size,), device=torch_device)
         trainer.step(Batch(images=images[index]), augment_fn, progress=0.5)
 
+    variants = {"model_only": model_only, "end_to_end": end_to_end}
+    if with_lightly:
+        lightly = _LightlyPipeline(trainer, dataset, batch_size, steps=repeats * (n_steps + 2))
+        variants["lightly"] = lightly.step
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    faults: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, step in variants.items():
+            before, cpu_before = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
+            rates[name].append(batch_size / timed_steps(step, 2, n_steps, sync))
+            cpu[name].append((time.process_time() - cpu_before) / ((n_steps + 2) * batch_size))
+            faults[name].append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before.ru_minflt) / (n_steps + 2))
     report = {"image_size": image_size, "backbone": backbone, "method": method, "batch_size": batch_size,
-              "device": str(torch_device), "environment": environment()}
-    for name, step in (("model_only", model_only), ("end_to_end", end_to_end)):
-        report[f"{name}_images_per_second"] = round(batch_size / timed_steps(step, 3, n_steps, sync), 1)
+              "device": str(torch_device), "n_steps": n_steps, "repeats": repeats}
+    for name in variants:
+        report[f"{name}_images_per_second"] = round(statistics.median(rates[name]), 1)
+        report[f"{name}_runs"] = [round(rate, 1) for rate in rates[name]]
     report["end_to_end_over_model_only"] = round(
         report["end_to_end_images_per_second"] / report["model_only_images_per_second"], 3)
+    cpu_ms = {name: 1000 * statistics.median(values) for name, values in cpu.items()}
     if with_lightly:
-        report["lightly_images_per_second"] = round(
-            _lightly_throughput(trainer, dataset, batch_size, n_steps, sync), 1)
         report["end_to_end_over_lightly"] = round(
             report["end_to_end_images_per_second"] / report["lightly_images_per_second"], 2)
+        cpu_ms["lightly"] += 1000 * lightly.close()
+    report["cpu_ms_per_image"] = {name: round(value, 3) for name, value in cpu_ms.items()}
+    report["page_faults_per_step"] = {name: round(statistics.median(values)) for name, values in faults.items()}
+    report["allocator"] = allocator_status()
+    report["environment"] = environment()
     return report
 
 
-def _lightly_throughput(trainer, dataset, batch_size: int, n_steps: int, sync) -> float:
-    """Images/s of the same model fed by lightly's per-image SimCLR transform in a DataLoader."""
-    from lightly.transforms import SimCLRTransform
-    from PIL import Image
-    from sslcore.methods import Batch
+class _LightlyPipeline:
+    """The same model fed by lightly's per-image SimCLR transform in a DataLoader.
 
-    size = dataset.image_size
-    transform = SimCLRTransform(input_size=size, cj_prob=0.8, cj_hue=0.0, cj_sat=0.0, random_gray_scale=0.0,
-                                min_scale=0.35, normalize={"mean": [0.5], "std": [0.25]})
-    images = dataset.splits["train"].images
+    The loader has one worker per CPU (at most 8), persistent workers, pinned memory on CUDA, and
+    enough samples for every timed step, so that no epoch restart falls inside the clock; the
+    workers count the images they transform, so that their CPU time can be shared out per image.
+    """
 
-    class Views(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return len(images)
+    def __init__(self, trainer, dataset, batch_size: int, steps: int) -> None:
+        import multiprocessing
+        import os
 
-        def __getitem__(self, i):
-            picture = Image.fromarray(images[i, 0].numpy()).convert("RGB")
-            first, second = transform(picture)
-            return first[:1], second[:1]  # grayscale model: keep one channel
+        from lightly.transforms import SimCLRTransform
+        from PIL import Image
 
-    loader = torch.utils.data.DataLoader(Views(), batch_size=batch_size, shuffle=True, drop_last=True,
-                                         num_workers=min(8, torch.get_num_threads()), persistent_workers=True)
-    device = trainer.device
-    stream = iter(loader)
+        size = dataset.image_size
+        transform = SimCLRTransform(input_size=size, cj_prob=0.8, cj_hue=0.0, cj_sat=0.0, random_gray_scale=0.0,
+                                    min_scale=0.35, normalize={"mean": [0.5], "std": [0.25]})
+        images = dataset.splits["train"].images.cpu()
+        length = max(len(images), batch_size * (steps + 8))
+        self.transformed = multiprocessing.Value("l", 0)
+        transformed = self.transformed
 
-    def step() -> None:
-        nonlocal stream
-        try:
-            first, second = next(stream)
-        except StopIteration:
-            stream = iter(loader)
-            first, second = next(stream)
-        views = iter((first.to(device, non_blocking=True), second.to(device, non_blocking=True)))
-        trainer.step(Batch(images=first), lambda _: next(views), progress=0.5)
+        class Views(torch.utils.data.Dataset):
+            def __len__(self) -> int:
+                return length
 
-    return batch_size / timed_steps(step, 3, n_steps, sync)
+            def __getitem__(self, i):
+                picture = Image.fromarray(images[i % len(images), 0].numpy()).convert("RGB")
+                first, second = transform(picture)
+                with transformed.get_lock():
+                    transformed.value += 1
+                return first[:1], second[:1]  # grayscale model: keep one channel
+
+        self.trainer = trainer
+        self.loader = torch.utils.data.DataLoader(Views(), batch_size=batch_size, shuffle=True, drop_last=True,
+                                                  num_workers=min(8, os.cpu_count() or 1), persistent_workers=True,
+                                                  pin_memory=trainer.on_cuda)
+        self.stream = iter(self.loader)
+
+    def step(self) -> None:
+        from sslcore.methods import Batch
+
+        first, second = (views.to(self.trainer.device, non_blocking=True) for views in next(self.stream))
+        both = torch.cat([first, second])  # (2B, 1, H, W): the two views of each image, as our path makes them
+        if self.trainer.on_cuda:
+            both = both.contiguous(memory_format=torch.channels_last)
+        self.trainer.step(Batch(images=first), lambda sources: both[:len(sources)], progress=0.5)
+
+    def close(self) -> float:
+        """Stop the workers; their CPU seconds per transformed image."""
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.stream._shutdown_workers()  # joins them, so that their CPU time is counted below
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        return seconds / max(1, self.transformed.value)
 
 
 def synthetic_catalogue(n_studies: int, seed: int = 0):

@@ -147,11 +147,16 @@ def _register_bench(subparsers) -> None:
                         help="presets: synthetic, a MedMNIST flag or a path to an .npz (default synthetic)")
     parser.add_argument("--out", type=Path, help="write the full result as JSON to this file")
     parser.add_argument("--device", default="auto", choices=DEVICES)
-    parser.add_argument("--image-size", type=int, nargs="+", default=[28], help="throughput, synthetic: image sizes")
+    parser.add_argument("--image-size", type=int, nargs="+", default=[28],
+                        help="throughput, synthetic: image sizes (e.g. 28 64 128)")
     parser.add_argument("--backbone", default="small_cnn", help="throughput: backbone (default small_cnn)")
     parser.add_argument("--batch-size", type=int, default=256, help="throughput: batch size")
+    parser.add_argument("--steps", type=int, default=10, help="throughput: timed steps per round (default 10)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="throughput: rounds, the variants timed in turn in each; medians are reported (default 3)")
     parser.add_argument("--lightly", action="store_true",
-                        help="throughput: also time lightly's per-image CPU pipeline (needs `pip install lightly`)")
+                        help="throughput: also time lightly's per-image pipeline in a DataLoader with worker "
+                             "processes (needs `pip install lightly`)")
     parser.add_argument("--preset", dest="under", default="cpu-quick", choices=_preset_names(),
                         help="select, methods: the preset whose recipes to choose or run (default cpu-quick)")
     parser.add_argument("--method", help="select: the method whose recipe to choose")
@@ -352,7 +357,8 @@ def run_bench(args: argparse.Namespace) -> int:
         print(bench.methods_markdown(report))
     elif args.benchmark == "throughput":
         report = {"throughput": [bench.throughput(image_size=size, backbone=args.backbone, batch_size=args.batch_size,
-                                                  device=args.device, with_lightly=args.lightly)
+                                                  n_steps=args.steps, repeats=args.repeats, device=args.device,
+                                                  with_lightly=args.lightly)
                                  for size in args.image_size]}
         print(json.dumps(report, indent=2))
     elif args.benchmark == "synthetic":

@@ -26,6 +26,7 @@ from sslcore.io import atomic_write_text
 from sslcore.paths import PROJECT_ROOT
 from sslcore.runs.store import RunRecord, RunStore, default_db_path, pid_alive
 from sslcore.training.config import DEVICES
+from sslcore.training.runtime import tune_allocator
 
 # What executes a run of each kind (``RunStore.create_run(kind, ...)``).
 EXECUTORS = {"experiment": "sslcore.runs.experiment_executor:execute"}
@@ -133,6 +134,7 @@ def _exit_with_parent(parent_pid: int, interval: float) -> None:
 
 def _execute_in_child(db_path: str, run_id: int, executor: str | None, parent_pid: int, poll_interval: float) -> None:
     """Body of the job process: run the executor and record the run's outcome."""
+    tune_allocator()  # a spawned process starts with glibc's defaults
     _exit_with_parent(parent_pid, poll_interval)
     store = RunStore(db_path)
     run = store.get(run_id)

@@ -4,6 +4,7 @@ issue asks for and their numbers are consistent with each other."""
 import json
 
 import pytest
+import torch
 
 from sslcore.experiments import bench
 from sslcore.cli import main
@@ -56,10 +57,48 @@ def test_the_markdown_table_has_one_row_per_method_and_protocol_and_one_per_comp
 
 
 def test_throughput_reports_both_paths_and_their_ratio():
-    report = bench.throughput(image_size=28, batch_size=16, n_images=200, n_steps=2, device="cpu")
+    report = bench.throughput(image_size=28, batch_size=16, n_images=200, n_steps=2, repeats=3, device="cpu")
     assert report["model_only_images_per_second"] > 0 and report["end_to_end_images_per_second"] > 0
     assert report["end_to_end_over_model_only"] == pytest.approx(
         report["end_to_end_images_per_second"] / report["model_only_images_per_second"], abs=1e-3)
+    for name in ("model_only", "end_to_end"):
+        assert len(report[f"{name}_runs"]) == 3
+        assert report[f"{name}_images_per_second"] == pytest.approx(sorted(report[f"{name}_runs"])[1], abs=0.1)
+    assert set(report["page_faults_per_step"]) == set(report["cpu_ms_per_image"]) == {"model_only", "end_to_end"}
+    assert all(value > 0 for value in report["cpu_ms_per_image"].values())
+    assert report["allocator"]
+
+
+def test_model_only_gets_as_many_views_as_the_augmented_path(monkeypatch):
+    # SimCLR asks for two views per image: the model-only path must feed 2B views too.
+    from sslcore.training import step
+
+    counts = []
+    original = step.Trainer.step
+
+    def counting(self, batch, augment_fn, **kwargs):
+        counts.append(len(augment_fn(torch.cat([batch.images, batch.images]))))
+        return original(self, batch, augment_fn, **kwargs)
+
+    monkeypatch.setattr(step.Trainer, "step", counting)
+    bench.throughput(image_size=28, batch_size=8, n_images=100, n_steps=1, repeats=1, device="cpu")
+    assert set(counts) == {16}
+
+
+def test_throughput_against_lightly_feeds_both_views():
+    pytest.importorskip("lightly")
+    report = bench.throughput(image_size=28, batch_size=8, n_images=100, n_steps=1, repeats=2, device="cpu",
+                              with_lightly=True)
+    assert report["lightly_images_per_second"] > 0 and len(report["lightly_runs"]) == 2
+    # the workers' CPU time is counted: lightly's pipeline costs more CPU per image than the model alone
+    assert report["cpu_ms_per_image"]["lightly"] > report["cpu_ms_per_image"]["model_only"]
+    assert report["end_to_end_over_lightly"] == pytest.approx(
+        report["end_to_end_images_per_second"] / report["lightly_images_per_second"], abs=0.01)
+
+
+def test_throughput_rejects_no_steps():
+    with pytest.raises(ValueError, match="n_steps"):
+        bench.throughput(n_steps=0)
 
 
 @pytest.mark.parametrize("image_size", [28, 64])
