@@ -1,4 +1,5 @@
-"""MedSSL Explorer: the Streamlit entry point. Navigation only; each page lives in pages/."""
+"""MedSSL Explorer: the Streamlit entry point. Navigation, and one sentence for an error a page did
+not handle (its traceback goes to the server log); each page lives in pages/."""
 
 from sslcore.training.runtime import tune_allocator
 
@@ -9,6 +10,9 @@ import torch  # noqa: E402
 torch.classes.__path__ = []  # keeps Streamlit's module inspection away from torch's lazy modules
 
 import streamlit as st  # noqa: E402
+from streamlit.errors import FragmentHandledException  # noqa: E402
+
+from pages.common import session_owner, show_error  # noqa: E402
 
 st.set_page_config(page_title="MedSSL Explorer", page_icon="🩻", layout="wide")
 
@@ -24,4 +28,11 @@ PAGES = {
                     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:")],
 }
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+try:
+    session_owner()  # classroom mode: this session's workspace, kept in the address across reloads
+    page.run()
+except FragmentHandledException:  # an inline fragment's error, already shown by Streamlit
+    raise
+except Exception as error:  # what a page did not handle: one sentence here, the traceback in the log
+    show_error(error, f"running {page.title}")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import no_runs, run_label
+from pages.common import no_runs, run_label, visible_runs
 from sslcore.data.samples import displayable
 from sslcore.evaluate.embeddings import (EMBEDDING_SELECTION, embedding_chart, embedding_table, load_embeddings,
                                         nearest_neighbours, pca, thumbnails, umap)
@@ -29,7 +29,8 @@ st.caption("Each dot is an image (a sample of the training and test splits), pla
            "computes for it. Pretraining is "
            "useful when images of the same class end up close together before any label is used.")
 store = RunStore()
-runs = [run for run in store.list_runs(status="succeeded") if store.artifact_path(run.id, "embeddings.npz").exists()]
+runs = [run for run in visible_runs(store, status="succeeded")
+        if store.artifact_path(run.id, "embeddings.npz").exists()]
 if not runs:
     no_runs("No finished run has embeddings yet")
 

@@ -2,7 +2,12 @@
 
 import streamlit as st
 
+from pages.common import classroom_mode
+
 st.title("MedSSL Explorer")
+if classroom_mode():
+    st.info("Classroom mode: your runs and uploads are private to this browser tab's workspace (its address "
+            "keeps it across reloads), and each of you may have a few runs waiting at a time.")
 st.markdown(
     "Self-supervised learning (SSL) lets a network learn what medical images look like from "
     "**unlabelled** scans, so that a few expert labels go further. MedSSL Explorer helps you "

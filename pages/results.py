@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pages.common import no_runs, run_label
+from pages.common import no_runs, run_label, visible_runs
 from sslcore.catalogue.published import published_for, reference_dataset_id
 from sslcore.evaluate.report import (BANDS, comparison_table, curve_summary, headline_comparison,
                                      label_efficiency_figure, run_curves)
@@ -19,7 +19,7 @@ st.caption("Label-efficiency curves: the test score of a classifier trained on a
            "labelled subsets and test images for both sides.")
 
 store = RunStore()
-runs = [run for run in store.list_runs() if store.points(run.id)]
+runs = [run for run in visible_runs(store) if store.points(run.id)]
 if not runs:
     no_runs("No run has evaluation points yet")
 
@@ -32,7 +32,8 @@ band = right.selectbox("Band over seeds", BANDS,
 if not chosen:
     st.stop()
 
-records = {run_id: store.get(run_id) for run_id in chosen}
+by_id = {run.id: run for run in runs}
+records = {run_id: by_id[run_id] for run_id in chosen}
 points = {run_id: store.points(run_id) for run_id in chosen}
 curves = {labels[run_id]: curve_summary(points[run_id], metric, band) for run_id in chosen}
 fingerprints = {run_id: (record.result or {}).get("test_sha256") for run_id, record in records.items()}

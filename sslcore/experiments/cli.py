@@ -175,13 +175,16 @@ def _show_epoch(progress) -> None:
 
 
 def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
-    """``--config`` (if any) with the flags given on the command line on top."""
-    values = PretrainConfig.load(args.config).to_dict() if args.config else {}
+    """``--config`` (if any) with the flags given on the command line on top, validated as a whole
+    (``sslcore.experiments.config.validate_pretrain``)."""
+    from sslcore.experiments.config import validate_pretrain
+
+    values = _read_config(args.config) if args.config else {}
     for field in dataclasses.fields(PretrainConfig):
         value = getattr(args, field.name, None)
         if value is not None:
             values[field.name] = value
-    return PretrainConfig.from_dict(values)
+    return validate_pretrain(values)
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
@@ -222,16 +225,16 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
 
 def run_experiment_command(args: argparse.Namespace) -> int:
-    from sslcore.experiments.config import ExperimentConfig
+    from sslcore.experiments.config import validate_experiment
     from sslcore.experiments.presets import preset
 
     if args.config:
         if args.dataset or args.method:
             raise ValueError("--dataset and --method go with --preset; edit the config file instead")
-        config = ExperimentConfig.from_dict(_read_config(args.config))
+        config = validate_experiment(_read_config(args.config))
     else:
         overrides = {"method": args.method} if args.method else {}
-        config = preset(args.preset, args.dataset or "synthetic", **overrides)
+        config = validate_experiment(preset(args.preset, args.dataset or "synthetic", **overrides).to_dict())
     if args.queue:
         from sslcore.runs import RunStore
 
@@ -247,7 +250,13 @@ def _read_config(path: Path) -> dict:
     import yaml
 
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text file; a config is YAML or JSON") from None
+    try:
+        values = yaml.safe_load(text)  # YAML is a superset of JSON
     except yaml.YAMLError as error:
         raise ValueError(f"{path} is not valid YAML or JSON: {error}") from None
     if not isinstance(values, dict):

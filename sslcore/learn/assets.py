@@ -8,7 +8,9 @@ import datetime
 import json
 import io
 import platform
+import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +97,9 @@ def build_assets(out_dir: str | Path | None = None, recipe: AssetRecipe | None =
     Writes :data:`CURVE_FILE` (every evaluation point of the SimCLR experiment),
     :data:`SIMCLR_FILE` and :data:`ROTATION_FILE` (float16 checkpoints ``load_pretrained`` reads),
     :data:`MAE_FILE` (float16 weights of the teaching masked autoencoder) and :data:`MANIFEST_FILE`,
-    replacing the folder's previous content as a whole once everything is built.
+    replacing the folder's previous content as a whole once everything is built. Only an empty or
+    new folder, or one a previous build wrote (its manifest names :data:`BUILD_COMMAND`), is
+    replaced: files a user keeps elsewhere are never deleted.
 
     Args:
         out_dir: where to write (:data:`ASSETS_DIR`, what ships, when None).
@@ -104,14 +108,18 @@ def build_assets(out_dir: str | Path | None = None, recipe: AssetRecipe | None =
 
     Returns:
         The manifest.
+
+    Raises:
+        ValueError: ``out_dir`` is a file, or a non-empty folder that no previous build wrote.
     """
     recipe = recipe or AssetRecipe()
     target = Path(out_dir or ASSETS_DIR)
+    _check_replaceable(target)
     # Everything is written to a staging folder that replaces the target at the end, so a build that
     # fails half-way (or is interrupted) leaves the previous set whole rather than mixed with new files.
-    out_dir = target.with_name(f".{target.name}.building")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)  # an unwritable destination fails now, not after minutes of training
+    # An unwritable destination fails here, not after minutes of training.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
     try:
         manifest = _build_into(out_dir, recipe, on_message)
         _replace_folder(out_dir, target)
@@ -122,10 +130,27 @@ def build_assets(out_dir: str | Path | None = None, recipe: AssetRecipe | None =
     return manifest
 
 
+def is_asset_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a set :func:`build_assets` wrote: a manifest naming its command."""
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("command") == BUILD_COMMAND
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse to replace a file, or a folder with content that no previous build wrote."""
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{target} is a file; give build-assets a folder to write")
+    if target.is_dir() and any(target.iterdir()) and not is_asset_folder(target):
+        raise ValueError(f"{target} is not empty and holds no Learn assets (no {MANIFEST_FILE} written by "
+                         f"`{BUILD_COMMAND}`); nothing was changed. Choose an empty or new folder")
+
+
 def _replace_folder(new: Path, target: Path) -> None:
     """Put folder ``new`` in the place of ``target`` (a reader finds the old set, the new one or none)."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
+    old = target.with_name(f".{target.name}.old-{secrets.token_hex(6)}")  # a new name: nothing else is removed
     if target.exists():
         target.rename(old)
     new.rename(target)

@@ -98,7 +98,7 @@ def list_runs(args: argparse.Namespace) -> int:
         print("no runs")
         return 0
     rows = [("ID", "STATUS", "CREATED", "NAME", "HEADLINE")]
-    rows += [(str(run.id), run.status, _when(run.created_at), run.name, _headline(run)) for run in runs]
+    rows += [(str(run.id), run.state, _when(run.created_at), run.name, _headline(run)) for run in runs]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -110,7 +110,7 @@ def show_run(args: argparse.Namespace) -> int:
     store.reconcile()
     run = store.get(args.id)
     duration = f"{run.duration:.1f} s" if run.duration is not None else "-"
-    for label, value in (("id", run.id), ("name", run.name), ("kind", run.kind), ("status", run.status),
+    for label, value in (("id", run.id), ("name", run.name), ("kind", run.kind), ("status", run.state),
                          ("created", _when(run.created_at)), ("started", _when(run.started_at)),
                          ("finished", _when(run.finished_at)), ("duration", duration), ("device", run.device or "-"),
                          ("headline", _headline(run)), ("error", run.error or "-"),

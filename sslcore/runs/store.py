@@ -4,15 +4,29 @@ Several processes use the store at once (the app's script threads, the worker an
 processes), so every operation opens its own short-lived connection, writes in short
 ``BEGIN IMMEDIATE`` transactions and relies on WAL mode with a busy timeout. Artifacts live
 beside the database in ``runs/<id>/``.
+
+A running run is alive while the worker process that claimed it exists: the store records the
+worker's pid together with the process's start time, so a pid the system has since given to
+another process is not mistaken for the worker. The worker and the job each write a heartbeat; when
+either is older than ``stale_after`` while the worker still exists, the run reads as "not
+responding" (:attr:`RunRecord.state`) rather than failed, so a hung job shows and a laptop that
+slept for a while finds its runs going on.
+
+Runs may have an owner (a browser session's token in classroom mode): lists, cancellation and
+deletion can be limited to one owner, and :class:`QueueLimits` caps how many runs one owner, and
+everyone together, may have waiting or running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +35,20 @@ from typing import Any, Iterator, Mapping, Sequence
 from sslcore.io import atomic_write_bytes, atomic_write_text
 from sslcore.paths import data_home
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
+ACTIVE_STATUSES = ("queued", "running")
+NOT_RESPONDING = "not responding"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 POINT_FIELDS = ("method", "protocol", "fraction", "n_labelled", "seed", "auc", "acc", "balanced_acc",
                 "auc_ci_low", "auc_ci_high", "pretrain_seed", "val_auc")
 REQUIRED_POINT_FIELDS = ("method", "protocol", "fraction")
-# A running run whose worker has not written a heartbeat for this long is taken as orphaned.
+# A running run whose worker or job has not written a heartbeat for this long reads as not responding.
 DEFAULT_STALE_AFTER = 60.0
+# What checks and completes the config of a run of each kind before it is queued (module:function,
+# called as check(config) -> config; raises ValueError naming every problem).
+CONFIG_CHECKS = {"experiment": "sslcore.experiments.config:checked_experiment_dict"}
 
 _SCHEMA = """
 CREATE TABLE runs (
@@ -53,12 +72,17 @@ CREATE TABLE runs (
     headline_value REAL,
     result TEXT,
     comparison_id INTEGER,
-    arm TEXT
+    arm TEXT,
+    owner TEXT,
+    worker_started TEXT,
+    job_pid INTEGER,
+    job_heartbeat_at REAL
 );
 CREATE TABLE comparisons (
     id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL
 );
 CREATE INDEX runs_status_created ON runs (status, created_at);
+CREATE INDEX runs_owner ON runs (owner, status);
 CREATE TABLE metrics (
     run_id INTEGER NOT NULL, step INTEGER NOT NULL, epoch INTEGER, name TEXT NOT NULL,
     value REAL, time REAL NOT NULL
@@ -85,11 +109,43 @@ _MIGRATIONS = {
     3: ("ALTER TABLE runs ADD COLUMN comparison_id INTEGER", "ALTER TABLE runs ADD COLUMN arm TEXT",
         "CREATE TABLE comparisons (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, "
         "name TEXT NOT NULL, config TEXT NOT NULL)"),
+    4: ("ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE runs ADD COLUMN worker_started TEXT",
+        "ALTER TABLE runs ADD COLUMN job_pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN job_heartbeat_at REAL",
+        "CREATE INDEX runs_owner ON runs (owner, status)"),
 }
 
 
 class RunNotFoundError(ValueError):
-    """No run has the requested id."""
+    """No run has the requested id (or none that the asking owner may see)."""
+
+
+class RunStoreError(ValueError):
+    """The run store's file cannot be used (not a database, corrupt, unreadable)."""
+
+
+class QueueFullError(ValueError):
+    """A queue limit (:class:`QueueLimits`) refuses another run."""
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """How many runs may wait or run at once (queued plus running).
+
+    Attributes:
+        per_owner: for one owner (a classroom session); None for no limit.
+        total: for everyone together; None for no limit.
+    """
+
+    per_owner: int | None = None
+    total: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("per_owner", "total"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"QueueLimits.{name} must be a positive whole number or None, got {value!r}")
 
 
 @dataclass
@@ -118,6 +174,25 @@ class RunRecord:
     result: dict[str, Any] | None = None
     comparison_id: int | None = None  # the comparison this run is an arm of (``sslcore.runs.comparisons``)
     arm: str | None = None  # its arm's name there
+    owner: str | None = None
+    worker_started: str | None = None
+    job_pid: int | None = None
+    job_heartbeat_at: float | None = None
+    stale_after: float = field(default=DEFAULT_STALE_AFTER, repr=False, compare=False)
+
+    @property
+    def state(self) -> str:
+        """The status as a person should read it: ``status``, except ``"not responding"`` for a
+        running run whose worker or job has written no heartbeat for ``stale_after`` seconds (its
+        worker still exists, or the store would have marked it failed)."""
+        if self.status != "running":
+            return self.status
+        now = time.time()
+        # Until the job's first heartbeat (it is starting), the claim time stands for it.
+        job_beat = self.job_heartbeat_at if self.job_pid is not None else self.started_at
+        if any(beat is None or now - beat > self.stale_after for beat in (self.heartbeat_at, job_beat)):
+            return NOT_RESPONDING
+        return self.status
 
     @property
     def finished(self) -> bool:
@@ -132,13 +207,13 @@ class RunRecord:
         return (self.finished_at or time.time()) - self.started_at
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> "RunRecord":
+    def _from_row(cls, row: sqlite3.Row, stale_after: float = DEFAULT_STALE_AFTER) -> "RunRecord":
         values = dict(row)
         values["config"] = json.loads(values["config"])
         values["timings"] = json.loads(values["timings"])
         values["result"] = json.loads(values["result"]) if values["result"] is not None else None
         values["cancel_requested"] = bool(values["cancel_requested"])
-        return cls(**values)
+        return cls(**values, stale_after=stale_after)
 
 
 def default_db_path() -> Path:
@@ -147,8 +222,34 @@ def default_db_path() -> Path:
     return Path(override).expanduser() if override else data_home() / "runs.sqlite"
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a zombie child of ours is reaped)."""
+def process_start_time(pid: int) -> str | None:
+    """When process ``pid`` started, as an opaque token that differs between two processes given the
+    same pid: on Linux the start time in clock ticks since boot (``/proc/<pid>/stat``), elsewhere what
+    ``ps -o lstart=`` prints. None when the process does not exist or the system cannot tell."""
+    try:
+        # Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        if sys.platform.startswith("linux"):
+            return None
+    try:
+        shown = subprocess.run(["ps", "-o", "lstart=", "-p", str(int(pid))], capture_output=True, text=True,
+                               timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return shown.stdout.strip() or None
+
+
+def pid_alive(pid: int, started: str | None = None) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a zombie child of ours is reaped); with
+    ``started`` (a :func:`process_start_time` token), also whether it is the process that started
+    then, not a later one that was given the same pid."""
+    if not _pid_exists(pid):
+        return False
+    return started is None or process_start_time(pid) in (started, None)
+
+
+def _pid_exists(pid: int) -> bool:
     try:
         reaped, _ = os.waitpid(pid, os.WNOHANG)
         if reaped:
@@ -173,6 +274,12 @@ def _encode_json(value: Any, what: str) -> str:
         raise ValueError(f"{what} must be JSON-serialisable: {error}") from error
 
 
+def _load_function(spec: str):
+    """The function named ``module:function``."""
+    module, _, function = spec.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def _check_artifact_name(name: str) -> str:
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
         raise ValueError(f"artifact name must be a plain file name, got {name!r}")
@@ -185,8 +292,8 @@ class RunStore:
     Args:
         path: the database file; default :func:`default_db_path`. Its folder also holds the
             artifacts, in ``runs/<id>/``.
-        stale_after: seconds without a heartbeat after which :meth:`reconcile` takes a running
-            run as orphaned.
+        stale_after: seconds without a heartbeat (of the worker or of the job) after which a running
+            run reads as not responding (:attr:`RunRecord.state`).
         busy_timeout: seconds a write waits for another process's transaction.
     """
 
@@ -236,6 +343,13 @@ class RunStore:
             connection.close()
 
     def _create_schema(self) -> None:
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as error:  # not a database, corrupt, a folder ...
+            raise RunStoreError(f"{self.path} is not a readable run store ({error}); move it away and a new, "
+                                f"empty one is made in its place") from None
+
+    def _migrate(self) -> None:
         with self._read() as connection:
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
@@ -257,36 +371,63 @@ class RunStore:
                         connection.execute(statement)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def _require(self, connection: sqlite3.Connection, run_id: int) -> RunRecord:
+    def _require(self, connection: sqlite3.Connection, run_id: int, owner: str | None = None) -> RunRecord:
         row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
+        if row is None or (owner is not None and row["owner"] != owner):
             raise RunNotFoundError(f"no run with id {run_id} in {self.path}")
-        return RunRecord._from_row(row)
+        return RunRecord._from_row(row, self.stale_after)
 
     # -- the pages' API ----------------------------------------------------------------------
 
-    def create_run(self, kind: str, config: Mapping[str, Any], name: str | None = None) -> int:
+    def create_run(self, kind: str, config: Mapping[str, Any], name: str | None = None, *,
+                   owner: str | None = None, limits: QueueLimits | None = None) -> int:
         """Queue a run and return its id.
 
         Args:
             kind: what the executor should do (``"experiment"`` ...).
             config: the run's JSON-serialisable settings; its ``"dataset"`` and ``"method"`` keys
-                are also stored as columns for filtering.
+                are also stored as columns for filtering. A kind with a check in
+                :data:`CONFIG_CHECKS` (experiments) is validated and stored complete.
             name: a label for lists; default built from kind, method and dataset.
+            owner: who queued it (a classroom session's token); None for the machine's user.
+            limits: refuse the run when the owner, or everyone, already has this many runs queued
+                or running (:class:`QueueFullError`).
+
+        Raises:
+            ValueError: a bad kind, name or config (for experiments, one sentence per problem).
+            QueueFullError: a limit is reached; nothing is queued.
         """
         if not isinstance(kind, str) or not kind.strip():
             raise ValueError(f"kind must be a non-empty string, got {kind!r}")
         if not isinstance(config, Mapping):
             raise ValueError(f"config must be a mapping, got {type(config).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string, got {type(name).__name__}")
+        if owner is not None and (not isinstance(owner, str) or not owner):
+            raise ValueError(f"owner must be a non-empty string or None, got {owner!r}")
+        if kind in CONFIG_CHECKS:
+            config = _load_function(CONFIG_CHECKS[kind])(config)
         config_json = _encode_json(dict(config), "config")
         dataset, method = config.get("dataset"), config.get("method")
         if name is None:
             name = " ".join(str(part) for part in (kind, method, dataset) if part is not None)
+        limits = limits or QueueLimits()
         with self._write() as connection:
+            active = "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')"
+            if limits.total is not None:
+                waiting = connection.execute(active).fetchone()[0]
+                if waiting >= limits.total:
+                    raise QueueFullError(f"The queue is full ({waiting} runs waiting or running, the most this app "
+                                         f"takes); try again when one has finished.")
+            if limits.per_owner is not None:
+                mine = connection.execute(active + " AND owner IS ?", (owner,)).fetchone()[0]
+                if mine >= limits.per_owner:
+                    raise QueueFullError(f"You already have {mine} run{'s' if mine != 1 else ''} waiting or running, "
+                                         f"the most one session may have; wait for one to finish or cancel one.")
             cursor = connection.execute(
-                "INSERT INTO runs (created_at, name, kind, config, dataset, method) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (created_at, name, kind, config, dataset, method, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), name, kind, config_json,
-                 None if dataset is None else str(dataset), None if method is None else str(method)))
+                 None if dataset is None else str(dataset), None if method is None else str(method), owner))
             return int(cursor.lastrowid)
 
     def get(self, run_id: int) -> RunRecord:
@@ -295,18 +436,19 @@ class RunStore:
             return self._require(connection, run_id)
 
     def list_runs(self, status: str | None = None, dataset: str | None = None,
-                  method: str | None = None) -> list[RunRecord]:
-        """Runs, newest first, optionally filtered. Orphaned running runs are reconciled first."""
+                  method: str | None = None, owner: str | None = None) -> list[RunRecord]:
+        """Runs, newest first, optionally filtered (``owner``: only that owner's runs). Runs whose
+        worker is gone are reconciled first."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         self.reconcile()
-        filters = {"status": status, "dataset": dataset, "method": method}
+        filters = {"status": status, "dataset": dataset, "method": method, "owner": owner}
         where = [f"{column} = ?" for column, value in filters.items() if value is not None]
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as connection:
             rows = connection.execute(sql + " ORDER BY created_at DESC, id DESC",
                                       [value for value in filters.values() if value is not None])
-            return [RunRecord._from_row(row) for row in rows]
+            return [RunRecord._from_row(row, self.stale_after) for row in rows]
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
         """The run's metrics in report order, one dict (step, epoch, name, value, time) per value."""
@@ -334,11 +476,12 @@ class RunStore:
                                       "ORDER BY id DESC LIMIT ?", (run_id, -1 if tail is None else tail))
             return [dict(row) for row in reversed(rows.fetchall())]
 
-    def request_cancel(self, run_id: int) -> RunRecord:
+    def request_cancel(self, run_id: int, owner: str | None = None) -> RunRecord:
         """Cancel a queued run at once, or ask a running one to stop (the worker enforces it).
-        A finished run is left as it is. Returns the run after the request."""
+        A finished run is left as it is. With ``owner``, only that owner's runs are found. Returns
+        the run after the request."""
         with self._write() as connection:
-            run = self._require(connection, run_id)
+            run = self._require(connection, run_id, owner)
             if run.status == "queued":
                 connection.execute("UPDATE runs SET status = 'cancelled', cancel_requested = 1, finished_at = ? "
                                    "WHERE id = ?", (time.time(), run_id))
@@ -346,10 +489,11 @@ class RunStore:
                 connection.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
             return self._require(connection, run_id)
 
-    def delete(self, run_id: int) -> None:
-        """Remove a run, its metrics, points, logs and artifact folder. A running run is refused."""
+    def delete(self, run_id: int, owner: str | None = None) -> None:
+        """Remove a run, its metrics, points, logs and artifact folder. A running run is refused.
+        With ``owner``, only that owner's runs are found."""
         with self._write() as connection:
-            run = self._require(connection, run_id)
+            run = self._require(connection, run_id, owner)
             if run.status == "running":
                 raise ValueError(f"run {run_id} is running; cancel it before deleting it")
             for table, column in (("metrics", "run_id"), ("points", "run_id"), ("logs", "run_id"), ("runs", "id")):
@@ -384,7 +528,8 @@ class RunStore:
                 return None
             now = time.time()
             connection.execute("UPDATE runs SET status = 'running', started_at = ?, heartbeat_at = ?, "
-                               "worker_pid = ?, device = ? WHERE id = ?", (now, now, worker_pid, device, row["id"]))
+                               "worker_pid = ?, worker_started = ?, device = ? WHERE id = ?",
+                               (now, now, worker_pid, process_start_time(worker_pid), device, row["id"]))
             return self._require(connection, row["id"])
 
     def heartbeat(self, run_id: int) -> None:
@@ -392,6 +537,12 @@ class RunStore:
         with self._write() as connection:
             connection.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
                                (time.time(), run_id))
+
+    def job_heartbeat(self, run_id: int, job_pid: int) -> None:
+        """Record that the run's job process ``job_pid`` is making progress."""
+        with self._write() as connection:
+            connection.execute("UPDATE runs SET job_pid = ?, job_heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                               (job_pid, time.time(), run_id))
 
     def finish(self, run_id: int, status: str, *, error: str | None = None,
                result: Mapping[str, Any] | None = None) -> bool:
@@ -407,15 +558,15 @@ class RunStore:
             return cursor.rowcount == 1
 
     def reconcile(self) -> list[int]:
-        """Mark as failed every running run whose worker process is gone or whose heartbeat is
-        older than ``stale_after``. Returns the ids marked."""
+        """Mark as failed every running run whose worker process is gone (a pid now held by a process
+        that started later counts as gone). A stale heartbeat alone fails nothing: the run reads as
+        not responding (:attr:`RunRecord.state`). Returns the ids marked."""
         with self._read() as connection:
-            running = connection.execute("SELECT id, worker_pid, heartbeat_at FROM runs "
+            running = connection.execute("SELECT id, worker_pid, worker_started, heartbeat_at FROM runs "
                                          "WHERE status = 'running'").fetchall()
         now = time.time()
         orphaned = [row for row in running
-                    if row["worker_pid"] is None or not pid_alive(row["worker_pid"])
-                    or (row["heartbeat_at"] or 0) < now - self.stale_after]
+                    if row["worker_pid"] is None or not pid_alive(row["worker_pid"], row["worker_started"])]
         marked = []
         for row in orphaned:
             with self._write() as connection:

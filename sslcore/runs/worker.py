@@ -1,10 +1,16 @@
 """The worker: takes queued runs in order and executes each in a child process.
 
 The child process runs the executor registered for the run's kind (:data:`EXECUTORS`: kind ->
-``module:function``, called as ``execute(run, ctx)``); the worker supervises it: it writes the run's heartbeat, enforces cancellation (a job that ignores
-:meth:`RunContext.should_stop` is killed after a grace period) and marks a job that dies
-without reporting as failed, then goes on with the next run. Torch is only imported by the
-executor (and by ``--device auto``), so the worker itself starts fast.
+``module:function``, called as ``execute(run, ctx)``); the worker supervises it: it writes the
+run's heartbeat, enforces cancellation (a job that ignores :meth:`RunContext.should_stop` is
+killed after a grace period) and marks a job that dies without reporting as failed, then goes on
+with the next run. The job writes a heartbeat of its own while its main thread makes progress, so
+a job that hangs reads as not responding (``RunRecord.state``) while its worker is fine. Torch is
+only imported by the executor (and by ``--device auto``), so the worker itself starts fast.
+
+The pid file beside the database records the worker's pid and its process start time
+(``sslcore.runs.store.process_start_time``), so that a pid the system has given to another process
+since is not taken for a live worker.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sslcore.io import atomic_write_text
 from sslcore.paths import PROJECT_ROOT
-from sslcore.runs.store import RunRecord, RunStore, default_db_path, pid_alive
+from sslcore.runs.store import RunRecord, RunStore, default_db_path, pid_alive, process_start_time
 from sslcore.training.config import DEVICES
 from sslcore.training.runtime import tune_allocator
 
@@ -132,11 +138,38 @@ def _exit_with_parent(parent_pid: int, interval: float) -> None:
     threading.Thread(target=watch, name="exit-with-worker", daemon=True).start()
 
 
+def _main_thread_position() -> tuple[int, int, int] | None:
+    """Where the main thread is: its innermost frame's code, line and last instruction."""
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    return None if frame is None else (id(frame.f_code), frame.f_lineno, frame.f_lasti)
+
+
+def _beat_while_progressing(store: RunStore, run_id: int, interval: float) -> None:
+    """Write the job's heartbeat now, then every ``interval`` seconds in which the main thread moved
+    on. A job whose main thread waits on a lock, a sleep or a read for good, or that holds the
+    interpreter in a stuck C call, stops beating, and the run reads as not responding."""
+    pid = os.getpid()
+    store.job_heartbeat(run_id, pid)
+
+    def beat() -> None:
+        last = _main_thread_position()
+        while True:
+            time.sleep(interval)
+            position = _main_thread_position()
+            if position != last:
+                with contextlib.suppress(Exception):  # a busy store skips a beat, never ends the job
+                    store.job_heartbeat(run_id, pid)
+            last = position
+
+    threading.Thread(target=beat, name="job-heartbeat", daemon=True).start()
+
+
 def _execute_in_child(db_path: str, run_id: int, executor: str | None, parent_pid: int, poll_interval: float) -> None:
     """Body of the job process: run the executor and record the run's outcome."""
     tune_allocator()  # a spawned process starts with glibc's defaults
     _exit_with_parent(parent_pid, poll_interval)
     store = RunStore(db_path)
+    _beat_while_progressing(store, run_id, poll_interval)
     run = store.get(run_id)
     context = RunContext(store, run, stop_check_interval=min(0.5, poll_interval))
     try:
@@ -260,7 +293,7 @@ class Worker:
             if self.store.list_runs(status="queued"):
                 return False
             pid_file = self.store.path.parent / PID_FILE
-            if _read_pid(pid_file) == self.pid:
+            if _read_pid(pid_file)[0] == self.pid:
                 pid_file.unlink()
             return True
 
@@ -295,18 +328,31 @@ def _folder_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _read_pid(path: Path) -> int | None:
+def _read_pid(path: Path) -> tuple[int | None, str | None]:
+    """The pid and process start time a pid file records (``"<pid> <start>"``); None for what it lacks."""
     try:
-        return int(path.read_text().strip())
+        pid, _, started = path.read_text().strip().partition(" ")
+        return int(pid), started or None
     except (OSError, ValueError):
-        return None
+        return None, None
+
+
+def _worker_alive(pid: int | None, started: str | None) -> bool:
+    """Whether the pid file names a live worker: the pid exists and started when the file says. A
+    file without a start time is trusted only where the system tells no start times."""
+    if pid is None:
+        return False
+    if started is None:
+        return process_start_time(os.getpid()) is None and pid_alive(pid)
+    return pid_alive(pid, started)
 
 
 def ensure_worker(db_path: str | Path | None = None, *, device: str = "auto", idle_exit: float | None = 600.0) -> int:
     """Start a detached worker for the store at ``db_path`` unless the one started before is alive.
 
     A lock and a pid file beside the database make concurrent calls (two browser tabs) start one
-    worker. Its output goes to ``worker.log`` beside the database.
+    worker; the pid file also records the worker's start time, so that a pid reused by another
+    process since does not pass for the worker. Its output goes to ``worker.log`` beside the database.
 
     Args:
         db_path: the database; default :func:`default_db_path`.
@@ -322,8 +368,8 @@ def ensure_worker(db_path: str | Path | None = None, *, device: str = "auto", id
     path = Path(db_path).expanduser().resolve() if db_path is not None else default_db_path().resolve()
     folder = path.parent
     with _folder_lock(folder):
-        pid = _read_pid(folder / PID_FILE)
-        if pid is not None and pid_alive(pid):
+        pid, started = _read_pid(folder / PID_FILE)
+        if _worker_alive(pid, started):
             return pid
         command = [sys.executable, *WORKER_ENTRY, "worker", "--db", str(path), "--device", device]
         if idle_exit is not None:
@@ -332,5 +378,5 @@ def ensure_worker(db_path: str | Path | None = None, *, device: str = "auto", id
         with open(folder / LOG_FILE, "ab") as log:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True, env=env)
-        atomic_write_text(folder / PID_FILE, f"{process.pid}\n")
+        atomic_write_text(folder / PID_FILE, f"{process.pid} {process_start_time(process.pid) or ''}".rstrip() + "\n")
         return process.pid

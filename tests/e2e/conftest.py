@@ -73,7 +73,7 @@ def _stop_worker(home: Path) -> None:
     pid_file = home / PID_FILE
     if pid_file.exists():
         try:
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
         except (ProcessLookupError, ValueError):
             pass
 

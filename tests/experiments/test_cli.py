@@ -69,12 +69,62 @@ def test_queue_adds_the_run_to_the_store_for_the_worker(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, message", [("[1, 2]", "must hold a mapping"), ("epochs: [", "not valid YAML"),
-                                              ("evaluation: {folds: 3}", "unknown evaluation keys")])
+                                              ("evaluation: {folds: 3}", "Unknown evaluation setting(s) folds")])
 def test_a_bad_config_file_is_a_clear_error(tmp_path, capsys, content, message):
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     assert main(["experiment", "--config", str(path)]) == 1
     assert message in capsys.readouterr().err
+
+
+HOSTILE = [("epochs: ten", "error: epochs must be a whole number from 1 to 1,000, got 'ten'.\n"),
+           ("epochs: 10**9", "error: epochs must be a whole number from 1 to 1,000, got '10**9'.\n"),
+           ("epochs: 1000000000", "error: epochs must be a whole number from 1 to 1,000, got 1000000000.\n"),
+           ("image_size: 10**5", "error: image_size must be a whole number from 8 to 512, got '10**5'.\n"),
+           ("image_size: 100000", "error: image_size must be a whole number from 8 to 512, got 100000.\n")]
+
+
+@pytest.mark.parametrize("content, message", HOSTILE)
+@pytest.mark.parametrize("command", [["experiment", "--queue"], ["experiment"], ["pretrain"]])
+def test_a_hostile_value_is_one_clear_error_and_nothing_runs_or_is_queued(tmp_path, capsys, command, content,
+                                                                        message):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(content)
+    db, out = tmp_path / "runs.sqlite", tmp_path / "out"
+    extra = ["--db", str(db)] if "--queue" in command else ["--out", str(out)]
+    assert main([*command, "--config", str(path), *extra]) == 1
+    assert capsys.readouterr().err == message
+    assert not out.exists()
+    if "--queue" in command:
+        assert RunStore(db).list_runs() == []
+
+
+def test_every_problem_of_a_config_is_named_at_once(tmp_path, capsys):
+    path = tmp_path / "several.yaml"
+    path.write_text("method: mae\nbackbone: small_cnn\ndataset: pneumoniamnist\nimage_size: 32\n"
+                    "evaluation: {seeds: [0, 0], fractions: [0.1, 1.5]}\n")
+    assert main(["experiment", "--queue", "--config", str(path), "--db", str(tmp_path / "runs.sqlite")]) == 1
+    err = capsys.readouterr().err
+    assert err.count(".") >= 4 and "\n" not in err.rstrip("\n")  # one line, one sentence per problem
+    for part in ("needs the vit_tiny backbone, not small_cnn", "MedMNIST files come at 28, 64, 128, 224 px, not 32",
+                 "every label fraction must be a number greater than 0 and at most 1, got 1.5",
+                 "evaluation.seeds must differ from each other"):
+        assert part in err
+
+
+def test_micle_is_refused_on_data_without_patients_and_a_size_the_file_does_not_hold(tmp_path, capsys):
+    import numpy as np
+
+    npz = tmp_path / "mine.npz"
+    arrays = {f"{split}_{kind}": np.zeros((4, 28, 28) if kind == "images" else (4, 1), dtype=np.uint8)
+              for split in ("train", "val", "test") for kind in ("images", "labels")}
+    np.savez(npz, **arrays)
+    path = tmp_path / "micle.yaml"
+    path.write_text(f"method: micle\ndataset: {npz}\nimage_size: 64\n")
+    assert main(["experiment", "--queue", "--config", str(path), "--db", str(tmp_path / "runs.sqlite")]) == 1
+    err = capsys.readouterr().err
+    assert "mine.npz holds 28 px images, so image_size must be 28, not 64." in err
+    assert "learns from two images of the same patient, but this dataset has no patient with several images" in err
 
 
 def test_methods_lists_every_method_with_its_paper(capsys):

@@ -299,6 +299,7 @@ def tiny_recipe() -> learn.AssetRecipe:
 def test_build_assets_with_tiny_settings_writes_a_loadable_set(tmp_path):
     target = tmp_path / "learn"
     target.mkdir()
+    (target / learn.MANIFEST_FILE).write_text(json.dumps({"command": learn.BUILD_COMMAND}))  # an older build
     (target / "stale.pt").write_bytes(b"from an older build")
     messages = []
     recipe = tiny_recipe()
@@ -333,6 +334,35 @@ def test_a_build_that_fails_half_way_leaves_the_previous_set_whole(tmp_path, mon
     assert {path.name: path.read_bytes() for path in target.iterdir()} == previous
     assert sorted(path.name for path in tmp_path.iterdir()) == ["learn"]
     learn.load_assets(target)
+
+
+@pytest.mark.parametrize("manifest", [None, "{not json", json.dumps({"command": "rm -rf"}), json.dumps([1])])
+def test_build_assets_refuses_a_folder_of_someone_elses_files(tmp_path, manifest):
+    target = tmp_path / "thesis"
+    target.mkdir()
+    (target / "chapter1.tex").write_text("months of work")
+    if manifest is not None:
+        (target / learn.MANIFEST_FILE).write_text(manifest)
+    before = {path.name: path.read_bytes() for path in target.iterdir()}
+    messages = []
+    with pytest.raises(ValueError, match="is not empty and holds no Learn assets"):
+        learn.build_assets(target, tiny_recipe(), on_message=messages.append)
+    assert messages == [] and {path.name: path.read_bytes() for path in target.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["thesis"]
+    (tmp_path / "a_file").write_text("mine")
+    with pytest.raises(ValueError, match="is a file"):
+        learn.build_assets(tmp_path / "a_file", tiny_recipe(), on_message=messages.append)
+    assert (tmp_path / "a_file").read_text() == "mine"
+
+
+def test_the_build_assets_command_refuses_a_non_empty_folder_in_one_line(tmp_path, capsys):
+    from sslcore.cli import main
+
+    (tmp_path / "notes.txt").write_text("keep me")
+    assert main(["learn", "build-assets", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path} is not empty and holds no Learn assets") and err.count("\n") == 1
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
 def test_an_unwritable_destination_fails_before_any_training(tmp_path):

@@ -42,7 +42,16 @@ def ignore_cancel(run, ctx):
     time.sleep(120)
 
 
-JOBS = {"finish": finish, "loop": loop, "crash": crash, "hard_exit": hard_exit, "ignore_cancel": ignore_cancel}
+def hang(run, ctx):
+    """Block for good on an event nobody sets (a deadlock), after one log line."""
+    import threading
+
+    ctx.log("hanging")
+    threading.Event().wait()
+
+
+JOBS = {"finish": finish, "loop": loop, "crash": crash, "hard_exit": hard_exit, "ignore_cancel": ignore_cancel,
+        "hang": hang}
 
 
 def dispatch(run, ctx):

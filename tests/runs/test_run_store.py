@@ -23,7 +23,9 @@ def test_default_path_is_in_the_data_folder_and_the_environment_overrides_it(iso
 def test_created_run_is_queued_with_dataset_and_method_columns(store):
     run_id = store.create_run("experiment", CONFIG)
     run = store.get(run_id)
-    assert (run.status, run.kind, run.config) == ("queued", "experiment", CONFIG)
+    assert (run.status, run.kind, run.owner) == ("queued", "experiment", None)
+    # An experiment's config is validated and stored complete, so that it replays as it ran.
+    assert {key: run.config[key] for key in CONFIG} == CONFIG and run.config["evaluation"]["seeds"] == [0, 1, 2]
     assert (run.dataset, run.method, run.name) == ("pneumoniamnist", "simclr", "experiment simclr pneumoniamnist")
     assert run.started_at is None and not run.finished and run.duration is None
     assert store.get(store.create_run("experiment", {}, name="mine")).name == "mine"
@@ -31,7 +33,7 @@ def test_created_run_is_queued_with_dataset_and_method_columns(store):
 
 def test_bad_input_is_refused_with_a_clear_message(store):
     with pytest.raises(ValueError, match="JSON-serialisable"):
-        store.create_run("experiment", {"x": object()})
+        store.create_run("test", {"x": object()})
     with pytest.raises(ValueError, match="kind"):
         store.create_run("", {})
     with pytest.raises(ValueError, match="status"):
@@ -105,23 +107,99 @@ def test_delete_refuses_a_running_run_and_removes_the_artifacts(store):
         store.metrics(run_id)
 
 
-def test_reconcile_fails_runs_of_dead_workers_and_stale_heartbeats(store):
+def test_reconcile_fails_the_runs_of_dead_workers(store):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    orphan, stale, alive = (store.create_run("experiment", CONFIG) for _ in range(3))
+    orphan = store.create_run("experiment", CONFIG)
     store.claim_next(dead.pid, "cpu")
     assert store.get(orphan).status == "running"
     assert store.reconcile() == [orphan]
     assert store.get(orphan).error == f"worker process stopped unexpectedly (pid {dead.pid})"
     assert store.get(orphan).status == "failed" and store.get(orphan).finished_at is not None
+
+
+def _backdate(store, run_id, seconds, *columns):
+    with sqlite3.connect(store.path) as connection:
+        for column in columns:
+            connection.execute(f"UPDATE runs SET {column} = {column} - ? WHERE id = ?", (seconds, run_id))
+
+
+def test_a_stale_heartbeat_of_a_live_worker_is_not_responding_not_failed(store):
+    # A laptop that slept for two minutes: the worker (this process) is alive, its heartbeats are old.
+    run_id = store.create_run("experiment", CONFIG)
     store.claim_next(os.getpid(), "cpu")
-    store.claim_next(os.getpid(), "cuda")
-    impatient = RunStore(store.path, stale_after=0.2)
-    time.sleep(0.3)
-    store.heartbeat(alive)
-    assert impatient.reconcile() == [stale]
-    assert store.get(stale).error == f"worker process stopped unexpectedly (pid {os.getpid()})"
-    assert store.get(alive).status == "running"
+    store.job_heartbeat(run_id, os.getpid())
+    assert store.get(run_id).state == "running"
+    _backdate(store, run_id, 120, "heartbeat_at", "job_heartbeat_at", "started_at")
+    assert store.reconcile() == [] and store.list_runs()[0].status == "running"
+    assert store.get(run_id).state == "not responding"
+    store.heartbeat(run_id)  # the worker is back; the job is not yet
+    assert store.get(run_id).state == "not responding"
+    store.job_heartbeat(run_id, os.getpid())
+    assert store.get(run_id).state == "running"
+    assert RunStore(store.path, stale_after=0.05).get(run_id).state == "running"
+    time.sleep(0.1)
+    assert RunStore(store.path, stale_after=0.05).get(run_id).state == "not responding"
+
+
+def test_a_job_that_has_not_beaten_yet_is_running_until_the_claim_is_stale(store):
+    run_id = store.create_run("experiment", CONFIG)
+    store.claim_next(os.getpid(), "cpu")
+    assert store.get(run_id).state == "running"
+    _backdate(store, run_id, 120, "started_at")
+    assert store.get(run_id).state == "not responding"
+
+
+def test_a_reused_worker_pid_is_not_taken_for_the_worker(store):
+    # The worker that claimed the run died and the system gave its pid to another process (here:
+    # this one): the start time recorded with the claim tells them apart, and the run fails.
+    stuck, waiting = store.create_run("experiment", CONFIG), store.create_run("experiment", CONFIG)
+    store.claim_next(os.getpid(), "cpu")
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("UPDATE runs SET worker_started = '1' WHERE id = ?", (stuck,))
+    assert store_module.pid_alive(os.getpid()) and not store_module.pid_alive(os.getpid(), "1")
+    assert store.claim_next(os.getpid(), "cpu").id == waiting  # the queue does not wait for ever
+    assert store.get(stuck).status == "failed"
+
+
+def test_queue_limits_per_owner_and_in_total_and_owners_see_their_own_runs(store):
+    limits = store_module.QueueLimits(per_owner=2, total=3)
+    mine = [store.create_run("test", {}, owner="alice", limits=limits) for _ in range(2)]
+    with pytest.raises(store_module.QueueFullError, match="You already have 2 runs waiting or running"):
+        store.create_run("test", {}, owner="alice", limits=limits)
+    theirs = store.create_run("test", {}, owner="bob", limits=limits)
+    with pytest.raises(store_module.QueueFullError, match="The queue is full"):
+        store.create_run("test", {}, owner="carol", limits=limits)
+    assert len(store.list_runs()) == 3
+    store.request_cancel(mine[0], owner="alice")  # a finished run frees its place
+    store.create_run("test", {}, owner="carol", limits=limits)
+    assert [run.id for run in store.list_runs(owner="bob")] == [theirs]
+    with pytest.raises(RunNotFoundError):
+        store.request_cancel(theirs, owner="alice")
+    with pytest.raises(RunNotFoundError):
+        store.delete(theirs, owner="alice")
+    assert store.get(theirs).status == "queued"
+    with pytest.raises(ValueError, match="per_owner"):
+        store_module.QueueLimits(per_owner=0)
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"epochs": "ten"}, "epochs must be a whole number from 1 to 1,000, got 'ten'."),
+    ({"epochs": 10**9}, "epochs must be a whole number from 1 to 1,000, got 1000000000."),
+    ({"image_size": 10**5}, "image_size must be a whole number from 8 to 512, got 100000."),
+])
+def test_an_experiment_that_cannot_run_is_refused_and_nothing_is_queued(store, content, message):
+    with pytest.raises(ValueError) as refused:
+        store.create_run("experiment", content)
+    assert str(refused.value) == message
+    assert store.list_runs() == []
+
+
+def test_a_corrupt_store_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    path.write_bytes(b"this is not a database, just some bytes" * 200)
+    with pytest.raises(store_module.RunStoreError, match="is not a readable run store .*move it away"):
+        RunStore(path)
 
 
 def test_a_newer_schema_is_refused(store):
@@ -136,7 +214,7 @@ import sys
 from sslcore.runs import RunStore
 store = RunStore(sys.argv[1])
 for index in range(150):
-    run_id = store.create_run("experiment", {"writer": sys.argv[2]})
+    run_id = store.create_run("test", {"writer": sys.argv[2]})
     store.report_metrics(run_id, index, loss=0.5)
     store.log(run_id, "hello")
     store.list_runs(status="queued")
@@ -153,12 +231,34 @@ def test_concurrent_writers_in_two_processes_do_not_lock_each_other_out(store, s
     assert all(len(store.metrics(run.id)) == 1 for run in runs[:10])
 
 
-def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_runs(tmp_path):
-    import sqlite3
+V4_COLUMNS = ",\n    owner TEXT,\n    worker_started TEXT,\n    job_pid INTEGER,\n    job_heartbeat_at REAL"
+V4_INDEX = "\nCREATE INDEX runs_owner ON runs (owner, status);"
+V3_COLUMNS = ",\n    comparison_id INTEGER,\n    arm TEXT"
 
+
+def schema_3() -> str:
+    assert V4_COLUMNS in store_module._SCHEMA and V4_INDEX in store_module._SCHEMA
+    return store_module._SCHEMA.replace(V4_COLUMNS, "").replace(V4_INDEX, "")
+
+
+def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_runs(tmp_path):
     path = tmp_path / "old.sqlite"
-    old_schema = (store_module._SCHEMA.replace(", pretrain_seed INTEGER NOT NULL DEFAULT 0, val_auc REAL", "")
-                  .replace(",\n    comparison_id INTEGER,\n    arm TEXT", ""))
+    with sqlite3.connect(path) as connection:
+        connection.executescript(schema_3())
+        connection.execute("INSERT INTO runs (created_at, name, kind, config) VALUES (0, 'old', 'experiment', '{}')")
+        connection.execute("PRAGMA user_version = 3")
+    store = RunStore(path)
+    [run] = store.list_runs()
+    assert (run.name, run.owner, run.job_pid) == ("old", None, None)
+    store.create_run("test", {}, owner="alice")
+    assert [run.owner for run in store.list_runs(owner="alice")] == ["alice"]
+
+
+def test_a_store_of_schema_1_is_upgraded_through_every_step(tmp_path):
+    path = tmp_path / "old.sqlite"
+    assert V3_COLUMNS in schema_3()
+    old_schema = (schema_3().replace(V3_COLUMNS, "")
+                  .replace(", pretrain_seed INTEGER NOT NULL DEFAULT 0, val_auc REAL", ""))
     old_schema = re.sub(r"CREATE TABLE comparisons \(.*?\);", "", old_schema, flags=re.S)  # schema 1 had none
     with sqlite3.connect(path) as connection:
         connection.executescript(old_schema)
@@ -170,4 +270,4 @@ def test_a_store_of_the_previous_schema_is_upgraded_and_keeps_its_runs(tmp_path)
     assert point["auc"] == 0.8 and point["pretrain_seed"] == 0 and point["val_auc"] is None
     store.add_points(1, [{"method": "simclr", "protocol": "linear", "fraction": 1.0, "pretrain_seed": 2, "val_auc": 0.9}])
     assert store.points(1)[1]["pretrain_seed"] == 2
-    assert store.get(1).comparison_id is None  # schema 3's columns and table are there too
+    assert store.get(1).comparison_id is None and store.get(1).owner is None  # later schemas' columns too

@@ -4,11 +4,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from runs_testing import LAUNCHER, wait_for
-from sslcore.runs import RunStore, Worker, ensure_worker, worker as worker_module
+from sslcore.runs import RunStore, Worker, ensure_worker, store as store_module, worker as worker_module
 from sslcore.runs.store import pid_alive
 
 
@@ -150,6 +151,46 @@ def test_ensure_worker_never_starts_two_and_restarts_after_idle_exit(store, subp
     os.kill(second, signal.SIGTERM)
     wait_for(lambda: not pid_alive(second))
     assert "worker pid" in (store.path.parent / "worker.log").read_text()
+
+
+def test_a_reused_pid_in_the_pid_file_does_not_stop_a_worker_from_starting(store, subprocess_env, launcher_entry):
+    # The pid file names a live process that is not the worker (this test, which started later than
+    # the file says, or an old file without a start time): a worker is started all the same.
+    pid_file = store.path.parent / "worker.pid"
+    for stale in (f"{os.getpid()} 1\n", f"{os.getpid()}\n"):
+        pid_file.write_text(stale)
+        started = ensure_worker(store.path, device="cpu", idle_exit=0.5)
+        assert started != os.getpid() and pid_alive(started)
+        pid, recorded = pid_file.read_text().split()
+        assert int(pid) == started and recorded == store_module.process_start_time(started)
+        assert ensure_worker(store.path, device="cpu", idle_exit=0.5) == started  # and it is recognised
+        wait_for(lambda: not pid_alive(started), timeout=15)
+
+
+def test_the_job_writes_its_own_heartbeat(store, start_worker):
+    run_id = queue(store, "loop")
+    start_worker()
+    wait_for(lambda: store.get(run_id).job_heartbeat_at)
+    first = store.get(run_id)
+    assert first.job_pid == _job_pid(store, run_id) and first.job_pid != first.worker_pid
+    wait_for(lambda: store.get(run_id).job_heartbeat_at > first.job_heartbeat_at)
+    store.request_cancel(run_id)
+    wait_for(lambda: store.get(run_id).finished)
+
+
+def test_a_hung_job_is_not_responding_until_its_process_is_gone(store, start_worker):
+    run_id = queue(store, "hang")
+    worker = start_worker("--cancel-grace", "0.5")
+    impatient = RunStore(store.path, stale_after=1.0)
+    wait_for(lambda: impatient.get(run_id).job_heartbeat_at)
+    # The worker's heartbeat stays fresh; the job's stops once its main thread blocks.
+    run = wait_for(lambda: (run := impatient.get(run_id)).state == "not responding" and run)
+    assert run.status == "running" and time.time() - run.heartbeat_at < 1.0
+    assert [r.state for r in impatient.list_runs()] == ["not responding"]  # listing fails nothing
+    worker.kill()
+    worker.wait()
+    wait_for(lambda: not pid_alive(run.job_pid), timeout=10)
+    assert [r.status for r in impatient.list_runs()] == ["failed"]
 
 
 def test_the_default_entry_point_starts_the_worker_command():

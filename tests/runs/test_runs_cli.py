@@ -61,3 +61,27 @@ def test_worker_once_from_the_command_line(main, store, subprocess_env):
     assert store.get(run_id).status == "succeeded"
     code, _, err = main("worker", "--db", str(store.path), "--executor", "nonsense")
     assert code == 1 and "module:function" in err
+
+
+def test_a_corrupt_store_is_one_sentence_not_a_traceback(main, tmp_path):
+    db = tmp_path / "runs.sqlite"
+    db.write_bytes(b"SQLite format 2\x00" + b"garbage" * 500)
+    for argv in (("runs", "list"), ("runs", "show", "1"), ("worker", "--once", "--device", "cpu")):
+        code, out, err = main(*argv, "--db", str(db))
+        assert code == 1 and out == ""
+        assert err.startswith(f"error: {db} is not a readable run store") and "Traceback" not in err
+        assert err.count("\n") == 1
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(main, monkeypatch):
+    from sslcore.runs import cli as runs_cli
+
+    def broken(args):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(runs_cli, "list_runs", broken)
+    code, _, err = main("runs", "list")
+    assert code == 1 and err == "error: unexpected TypeError: a bug (set MEDSSL_DEBUG=1 to see the traceback)\n"
+    monkeypatch.setenv("MEDSSL_DEBUG", "1")
+    with pytest.raises(TypeError):
+        main("runs", "list")
