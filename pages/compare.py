@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from pages.common import visible_owner
 from sslcore.evaluate.report import Curve, label_efficiency_figure
 from sslcore.experiments.leaderboard import leaderboard, leaderboard_table
 from sslcore.runs import RunStore
@@ -16,7 +17,7 @@ st.caption("Each comparison runs several methods or initialisations on the same 
            "(Compare) or with `python -m sslcore compare`.")
 
 store = RunStore()
-comparisons = list_comparisons(store)
+comparisons = list_comparisons(store, owner=visible_owner())
 if not comparisons:
     st.info("No comparison yet: start one in the Lab.")
     st.page_link("pages/lab.py", label="Open the Lab", icon=":material/science:")

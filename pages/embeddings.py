@@ -5,7 +5,7 @@ import streamlit as st
 from pages.common import no_runs, run_label, visible_runs
 from sslcore.data.samples import displayable
 from sslcore.evaluate.embeddings import (EMBEDDING_SELECTION, embedding_chart, embedding_table, load_embeddings,
-                                        nearest_neighbours, pca, thumbnails, umap)
+                                        nearest_neighbours, pca, separation_sentence, thumbnails, umap)
 from sslcore.runs import RunStore
 
 COLOURS = {"class": "class", "split": "split", "patient": "patient", "labelled": "labelled subset"}
@@ -72,6 +72,11 @@ def draw(kind: str) -> list[int]:
             picked += [point["index"] for point in state.selection.get(EMBEDDING_SELECTION, [])]
     return picked
 
+
+separation = ((next(run for run in runs if run.id == run_id).result or {}).get("separation") or {})
+sentence = separation_sentence(separation.get("before"), separation.get("after"))
+if sentence:
+    st.info(sentence)
 
 picked = draw("PCA")
 if use_umap:

@@ -1,5 +1,7 @@
 """Lab: pick a dataset and a self-supervised method, see what the network sees, then pretrain and watch."""
 
+import functools
+
 import pandas as pd
 import torch
 
@@ -7,19 +9,23 @@ torch.classes.__path__ = []  # keeps Streamlit's file watcher away from torch's 
 
 import streamlit as st  # noqa: E402
 
-from pages.common import run_label  # noqa: E402
+from pages.common import (queue_experiment, queue_limits, run_label, save_session_upload,  # noqa: E402
+                          server_paths_allowed, session_owner, session_uploads, show_error, visible_runs)
 from sslcore.augment import PRESETS as AUGMENT_PRESETS  # noqa: E402
 from sslcore.augment import AugmentConfig, preview_views  # noqa: E402
 from sslcore.data import dataset_choices, load_dataset  # noqa: E402
 from sslcore.data.samples import displayable, samples_per_class  # noqa: E402
-from sslcore.data.uploads import UPLOAD_LIMIT_MB, save_upload, uploaded_datasets  # noqa: E402
+from sslcore.data.uploads import UPLOAD_LIMIT_MB  # noqa: E402
 from sslcore.evaluate.vocabulary import FRACTION_CHOICES, PROTOCOLS  # noqa: E402
-from sslcore.experiments.config import EvaluationConfig, ExperimentConfig  # noqa: E402
-from sslcore.experiments.estimate import estimate_pretraining, format_duration  # noqa: E402
+from sslcore.experiments.comparison import Arm, ComparisonConfig, remedis  # noqa: E402
+from sslcore.experiments.config import EvaluationConfig, ExperimentConfig, validate_experiment  # noqa: E402
+from sslcore.experiments.estimate import describe_estimate, estimate_experiment, format_duration  # noqa: E402
 from sslcore.experiments.presets import PRESETS, preset  # noqa: E402
 from sslcore.methods import METHODS  # noqa: E402
 from sslcore.methods.diagram import method_diagram  # noqa: E402
 from sslcore.runs import RunStore, ensure_worker  # noqa: E402
+from sslcore.experiments.runner import expected_points  # noqa: E402
+from sslcore.runs.comparisons import create_comparison  # noqa: E402
 from sslcore.runs.live import live_progress  # noqa: E402
 from sslcore.training.config import PretrainConfig  # noqa: E402
 
@@ -36,8 +42,10 @@ store = RunStore()
 
 # --- 1. Data ---------------------------------------------------------------------------------
 st.header("1. Data")
-source = st.radio("Images", ["Built-in or downloaded", "Upload a MedMNIST .npz", "An image folder"],
-                  horizontal=True)
+sources = ["Built-in or downloaded", "Upload a MedMNIST .npz"]
+if server_paths_allowed():  # a folder on the server: not for a class sharing the machine
+    sources.append("An image folder")
+source = st.radio("Images", sources, horizontal=True)
 spec = None
 if source == "Built-in or downloaded":
     choices = dataset_choices()
@@ -49,11 +57,10 @@ elif source == "Upload a MedMNIST .npz":
                               max_upload_size=UPLOAD_LIMIT_MB)
     if upload is not None:
         try:
-            save_upload(upload.name, upload.getvalue())
-        except ValueError as error:
-            st.error("This file cannot be used:")
-            st.text(str(error))
-    uploads = {str(path): path.name for path in uploaded_datasets()}
+            save_session_upload(upload)
+        except (ValueError, OSError) as error:
+            show_error(error, "saving an upload")
+    uploads = session_uploads()
     spec = st.selectbox("Uploaded dataset", list(uploads), format_func=uploads.get) if uploads else None
 else:
     spec = st.text_input("Folder with one sub-folder of images per class (optionally train/val/test first)") or None
@@ -61,9 +68,9 @@ if spec is None:
     st.stop()
 try:
     dataset = cached_dataset(spec)
-except (ValueError, OSError) as error:
-    st.error("The dataset could not be loaded:")
-    st.text(str(error))
+except Exception as error:  # a bad file or folder: one sentence, the traceback in the server log
+    st.error("The dataset could not be loaded.")
+    show_error(error, "loading a dataset")
     st.stop()
 
 st.text(dataset.description)
@@ -94,7 +101,8 @@ diagram.graphviz_chart(method_diagram(method.strategy, same_patient=method.needs
 # --- 3. Settings -----------------------------------------------------------------------------
 st.header("3. Settings")
 preset_name = st.selectbox("Preset", list(PRESETS), format_func=lambda name: PRESETS[name].title)
-st.caption(PRESETS[preset_name].description)
+st.caption(PRESETS[preset_name].describe(method_name))
+duration_line = st.empty()  # filled once the settings below are known
 base = preset(preset_name, spec, method=method_name)
 defaults, evaluation = base.pretrain, base.evaluation
 key = f"{preset_name}-{method_name}"  # a new preset or method resets the fields below to its values
@@ -128,10 +136,25 @@ try:
                           "max_train_images": int(max_train_images) or None}),
         EvaluationConfig(**{**evaluation.to_dict(), "fractions": sorted(fractions), "seeds": list(range(n_seeds)),
                             "protocols": protocols}))
+    config = validate_experiment(config.to_dict(), dataset=dataset)
 except ValueError as error:
     st.error("These settings cannot run:")
     st.text(str(error))
     st.stop()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_estimate(config_dict: dict, spec: str) -> dict:
+    """The time estimate of a config (timed in a separate process), once per config and dataset."""
+    return estimate_experiment(ExperimentConfig.from_dict(config_dict), cached_dataset(spec))
+
+
+with st.spinner("Timing a few steps of each kind on this machine…"):
+    estimate = cached_estimate(config.to_dict(), spec)
+if estimate["error"] is None:
+    duration_line.caption(f"With these settings, {METHODS[method_name].title} takes about "
+                          f"{format_duration(estimate['total_seconds'])} on {estimate['device']} here "
+                          f"(measured on a few steps; details under Run).")
 
 # --- 4. What the network sees ----------------------------------------------------------------
 st.header("4. Augmented views")
@@ -146,29 +169,28 @@ for sample, sample_views in zip(picked, views):
              caption=["original"] + [f"view {i + 1}" for i in range(len(sample_views))])
 
 # --- 5. Run ----------------------------------------------------------------------------------
-st.header("5. Run")
-with st.spinner("Timing a few training steps on this machine…"):
-    estimate = estimate_pretraining(config.pretrain, dataset)
-st.write(f"Estimated pretraining time on **{estimate['device']}**: about {format_duration(estimate['seconds'])} "
-         f"({estimate['images']:,} images at {estimate['images_per_second']:,.0f} images/s, measured on a few "
-         f"steps here). The evaluation ({len(config.evaluation.protocols)} protocol(s) × "
-         f"{len(config.evaluation.fractions)} fractions × {len(config.evaluation.seeds)} seed(s), with baselines) "
-         f"comes after it.")
-run_name = st.text_input("Run name", f"{method_name} on {dataset.name}")
-if st.button("Start", type="primary"):
-    st.session_state["lab_run"] = store.create_run("experiment", config.to_dict(), name=run_name)
-    ensure_worker()
+ACTIVE = ("queued", "running")
 
 
 @st.fragment(run_every=2)
-def live_view(run_id: int) -> None:
-    """The run as it goes: progress, loss, speed, kNN accuracy, device and log; polled from the store."""
-    run = store.get(run_id)
-    st.text(f"{run_label(run, details=False)}: {run.status}" + (f" on {run.device}" if run.device else ""))
+def live_view(run_id: int, was_active: bool) -> None:
+    """The run as it goes: progress, loss, speed, kNN accuracy against the random network's, device and
+    log; polled from the store. When the run ends, the whole page reruns once so that Start comes back."""
+    try:
+        run = store.get(run_id)
+    except ValueError:
+        st.info(f"Run #{run_id} no longer exists: it was deleted.")
+        return
+    if was_active and run.status not in ACTIVE:
+        st.rerun(scope="app")
+    st.text(f"{run_label(run, details=False)}: {run.state}" + (f" on {run.device}" if run.device else ""))
     progress = live_progress(store.metrics(run_id))
-    if run.status in ("queued", "running"):
+    if run.status in ACTIVE:
         if progress["fraction"] >= 1.0:  # pretraining done: the label-efficiency sweep is running
-            st.progress(1.0, text=f"pretraining done; evaluating: {len(store.points(run_id))} points measured")
+            expected = expected_points(ExperimentConfig.from_dict(run.config))
+            measured = len(store.points(run_id))
+            st.progress(min(1.0, measured / expected),
+                        text=f"pretraining done; evaluating: {measured} of {expected} points measured")
         else:
             st.progress(progress["fraction"], text=f"pretraining, ETA {format_duration(progress['eta_seconds'])}"
                         if progress["eta_seconds"] is not None else "waiting for the first step")
@@ -176,20 +198,79 @@ def live_view(run_id: int) -> None:
             store.request_cancel(run_id)
     speed, knn, loss = st.columns(3)
     speed.metric("Images / s", f"{progress['images_per_second']:,.0f}" if progress["images_per_second"] else "–")
-    knn.metric("Online kNN accuracy", f"{progress['knn_accuracy']:.3f}" if progress["knn_accuracy"] is not None else "–")
+    knn_delta = (None if progress["knn_accuracy"] is None or progress["knn_initial"] is None
+                 else f"{progress['knn_accuracy'] - progress['knn_initial']:+.3f} vs random weights")
+    knn.metric("Online kNN accuracy", f"{progress['knn_accuracy']:.3f}" if progress["knn_accuracy"] is not None else "–",
+               delta=knn_delta, help="Validation images classified by their nearest training images in feature "
+                                     "space; compared with the same network before pretraining.")
     loss.metric("Loss", f"{progress['loss']:.4f}" if progress["loss"] is not None else "–")
+    if progress["learning"] is False:
+        st.warning(f"Not learning yet: the online kNN accuracy ({progress['knn_accuracy']:.3f}) is not above the "
+                   f"random network's ({progress['knn_initial']:.3f}). If it stays so, this run will have learned "
+                   "nothing the probes can use; the Results page says so and lists likely causes.")
     if not progress["curve"].empty:
         st.line_chart(progress["curve"], x="step", y="loss", height=220)
     if run.error:
-        st.error("The run stopped with an error:")
-        st.code(run.error, language=None)
+        st.error(f"The run stopped: {run.error.strip().splitlines()[-1]}")
     st.code("\n".join(line["message"] for line in store.logs(run_id, tail=15)) or "(no log yet)", language=None)
     if run.status == "succeeded":
         st.page_link("pages/results.py", label="See its label-efficiency curve", icon=":material/show_chart:")
         st.page_link("pages/embeddings.py", label="See its embeddings", icon=":material/scatter_plot:")
 
 
-latest = st.session_state.get("lab_run") or next(
-    (run.id for run in store.list_runs() if run.status in ("queued", "running")), None)
+st.header("5. Run")
+own = st.session_state.get("lab_run")
+active_runs = [run.id for run in visible_runs(store) if run.status in ACTIVE]
+latest = own or next(iter(active_runs), None)
+# Start waits for this session's run (in classroom mode, every visible run is the session's own).
+own_active = latest in active_runs and (latest == own or session_owner() is not None)
 if latest is not None:
-    live_view(latest)
+    live_view(latest, latest in active_runs)
+st.write(describe_estimate(estimate))
+run_name = st.text_input("Run name", f"{method_name} on {dataset.name}")
+if st.button("Start", type="primary", disabled=own_active,
+             help="One run at a time per session: wait for this one or cancel it." if own_active else None):
+    try:
+        st.session_state["lab_run"] = queue_experiment(store, config.to_dict(), run_name, dataset=dataset)
+    except ValueError as error:  # a queue limit, or a dataset this session may not use
+        show_error(error, "queueing a run")
+    else:
+        st.rerun()
+
+# --- 6. Compare ------------------------------------------------------------------------------
+st.header("6. Compare methods")
+st.caption("Several methods (or initialisations) on this dataset as one comparison: each arm is a run with its own "
+           "method's recipe under the chosen preset, and every arm shares the data seed, labelled subsets, "
+           "evaluation seeds, label fractions and protocols chosen above, so their differences are paired. "
+           "The leaderboard is on the Comparisons page.")
+ssl_methods = [name for name in METHODS if not METHODS[name].needs_labels]
+left, right = st.columns([3, 2])
+compared = left.multiselect("Methods", ssl_methods, default=[method_name] if method_name in ssl_methods else [],
+                            format_func=lambda name: METHODS[name].title, key="compare_methods")
+INITS = {"random": "random weights", "imagenet": "ImageNet weights (ResNet only)"}
+init = right.selectbox("Start each backbone from", list(INITS), format_func=INITS.get, key="compare_init")
+with_init_only = right.checkbox("Also the initialisation fine-tuned without pretraining", value=init != "random",
+                                key="compare_init_only")
+shared = {"preset": preset_name, "data_seed": config.pretrain.data_seed, "seed": config.pretrain.seed,
+          "evaluation": {"fractions": list(config.evaluation.fractions), "seeds": list(config.evaluation.seeds),
+                         "protocols": list(config.evaluation.protocols)}}
+if config.pretrain.max_train_images != defaults.max_train_images:
+    shared["overrides"] = {"max_train_images": config.pretrain.max_train_images}
+compare_button, remedis_button = st.columns(2)
+make_comparison = None
+if compare_button.button("Queue the comparison", disabled=not compared):
+    arms = [Arm(name, init) for name in compared] + ([Arm(None, init)] if with_init_only else [])
+    make_comparison = functools.partial(ComparisonConfig, dataset=spec, arms=arms, **shared)
+if remedis_button.button("Queue the REMEDIS recipe", help="From scratch; ImageNet weights fine-tuned; SSL from "
+                         "random weights; ImageNet weights then in-domain SSL (MICLe where patients have several "
+                         "images, SimCLR otherwise). See the Learn page."):
+    make_comparison = functools.partial(remedis, spec, has_patients=dataset.has_multi_image_patients(), **shared)
+if make_comparison is not None:
+    try:
+        comparison_id = create_comparison(store, make_comparison(), owner=session_owner(), limits=queue_limits())
+        ensure_worker(store.path)
+    except ValueError as error:
+        show_error(error, "queueing a comparison")
+    else:
+        st.success(f"Comparison #{comparison_id} queued; its arms run one after the other.")
+        st.page_link("pages/compare.py", label="Follow it on the Comparisons page", icon=":material/leaderboard:")

@@ -332,6 +332,15 @@ for overview in learn.strategy_overview(catalogue.studies, load_taxonomy()):
     st.link_button(f"Open the {overview.n_studies} {overview.label.lower()} studies in the catalogue",
                    overview.link, icon=":material/menu_book:", disabled=not overview.n_studies)
 
+remedis_text = learn.content()["remedis"]
+st.subheader(remedis_text["title"], anchor="remedis")
+st.markdown("\n".join(f"{number}. {step}" for number, step in enumerate(remedis_text["steps"], 1)))
+st.markdown(remedis_text["finding"])
+st.markdown(remedis_text["try_it"])
+left, right = st.columns(2)
+left.link_button("Queue it in the Lab (section 6, Compare methods)", "lab", icon=":material/science:")
+right.link_button("See the comparisons already run", "compare", icon=":material/leaderboard:")
+
 # --- 4. Practical guidelines ---------------------------------------------------------------------------
 st.header("4. Practical guidelines", anchor="guidelines")
 st.markdown("A checklist for planning or reading a self-supervised study; tick what your study does.")

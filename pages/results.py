@@ -8,7 +8,7 @@ import streamlit as st
 from pages.common import no_runs, run_label, visible_runs
 from sslcore.catalogue.published import published_for, reference_dataset_id
 from sslcore.evaluate.report import (BANDS, comparison_table, curve_summary, headline_comparison,
-                                     label_efficiency_figure, run_curves)
+                                     label_efficiency_figure, learning_check, run_curves)
 from sslcore.evaluate.vocabulary import METRIC_NAMES
 from sslcore.runs import RunStore
 
@@ -75,6 +75,9 @@ for run_id in chosen:
     if not path.exists():
         st.caption("This run recorded no paired comparisons (it is still running, or was made by an older version).")
         continue
+    learning = learning_check(points[run_id])
+    if learning is not None and not learning["beat_random"]:
+        st.warning(learning["sentence"] + " Likely causes: " + "; ".join(learning["causes"]) + ".")
     comparisons = json.loads(path.read_text(encoding="utf-8"))
     sentence = headline_comparison(comparisons)
     if sentence:

@@ -29,11 +29,16 @@ runs = visible_runs(store, **{key: None if value == ALL else value
 table = pd.DataFrame(
     [{"id": run.id, "name": run.name, "status": run.state, "dataset": run.dataset, "method": run.method,
       "backbone": run.config.get("backbone"), "created": pd.to_datetime(run.created_at, unit="s"),
-      "headline": run.headline_name, "value": run.headline_value} for run in runs],
-    columns=["id", "name", "status", "dataset", "method", "backbone", "created", "headline", "value"])
+      "headline": run.headline_name, "value": run.headline_value,
+      "beat random encoder": ((run.result or {}).get("learning") or {}).get("beat_random")} for run in runs],
+    columns=["id", "name", "status", "dataset", "method", "backbone", "created", "headline", "value",
+             "beat random encoder"])
 st.dataframe(table, hide_index=True,
              column_config={"value": st.column_config.NumberColumn(format="%.3f"),
-                            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+                            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                            "beat random encoder": st.column_config.CheckboxColumn(
+                                help="Whether pretraining beat a frozen random network on validation (empty: "
+                                     "not measured); a run that did not learned nothing the probes can use")})
 names = {run.id: run_label(run, details=False) for run in runs}
 selected = st.multiselect("Runs to compare, replay, cancel or delete", list(names), format_func=names.get)
 if not selected:

@@ -247,4 +247,4 @@ def separation_sentence(before: float | None, after: float | None) -> str | None
     else:
         verdict = "better than" if change > 0 else "worse than"
     return (f"After pretraining the findings separate {verdict} before it: silhouette {after:.2f} against "
-            f"{before:.2f} (1 = tight, distant groups; 0 = overlapping; measured on the images shown).")
+            f"{before:.2f} (1 = tight, distant groups; 0 = overlapping; measured on the test images among the dots).")

@@ -14,7 +14,8 @@ CONTENT_FILE = Path(__file__).resolve().parent / "content.yaml"
 
 @functools.lru_cache(maxsize=1)
 def content() -> dict[str, Any]:
-    """The page's words: ``glossary`` (term -> explanation) and ``guidelines`` (section -> items)."""
+    """The page's words: ``glossary`` (term -> explanation), ``guidelines`` (section -> items) and
+    ``remedis`` (the recipe in steps, its published finding with the source, how to try it)."""
     import yaml
 
     return yaml.safe_load(CONTENT_FILE.read_text(encoding="utf-8"))

@@ -30,26 +30,41 @@ class ComparisonRecord:
         return "running" if any(run.status in ACTIVE for run in self.runs) else "finished"
 
 
-def create_comparison(store: RunStore, config) -> int:
+def create_comparison(store: RunStore, config, *, owner: str | None = None, limits=None) -> int:
     """Store ``config`` (a ``ComparisonConfig``) and queue one experiment run per available arm, all in
-    one transaction; arms that cannot run here are recorded in the config (``unavailable``)."""
+    one transaction; arms that cannot run here are recorded in the config (``unavailable``).
+
+    Args:
+        store: the run store.
+        config: the comparison.
+        owner: who queues it (a classroom session's token); None for the machine's user.
+        limits: ``QueueLimits``; for the per-owner limit the comparison counts as one run.
+
+    Raises:
+        ValueError: an arm's experiment does not pass the config check, or no arm can run here.
+        QueueFullError: a limit is reached; nothing is queued.
+    """
     from sslcore.experiments.comparison import unavailable_arms
+    from sslcore.experiments.config import checked_experiment_dict
+    from sslcore.runs.store import QueueLimits
 
     unavailable = unavailable_arms(config)
     stored = {**config.to_dict(), "unavailable": unavailable}
-    arms = [(arm.name, config.experiment(arm).to_dict()) for arm in config.arms if arm.name not in unavailable]
+    arms = [(arm.name, checked_experiment_dict(config.experiment(arm).to_dict()))
+            for arm in config.arms if arm.name not in unavailable]
     if not arms:
         raise ValueError("no arm of this comparison can run here: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
     with store._write() as connection:
+        store.refuse_over_limits(connection, owner, limits or QueueLimits(), new_runs=len(arms))
         cursor = connection.execute("INSERT INTO comparisons (created_at, name, config) VALUES (?, ?, ?)",
                                     (time.time(), config.name, json.dumps(stored, sort_keys=True)))
         comparison_id = int(cursor.lastrowid)
         for arm, experiment in arms:
             connection.execute(
-                "INSERT INTO runs (created_at, name, kind, config, dataset, method, comparison_id, arm) "
-                "VALUES (?, ?, 'experiment', ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (created_at, name, kind, config, dataset, method, comparison_id, arm, owner) "
+                "VALUES (?, ?, 'experiment', ?, ?, ?, ?, ?, ?)",
                 (time.time(), f"{config.name}: {arm}", json.dumps(experiment, sort_keys=True),
-                 str(experiment["dataset"]), str(experiment["method"]), comparison_id, arm))
+                 str(experiment["dataset"]), str(experiment["method"]), comparison_id, arm, owner))
     return comparison_id
 
 
@@ -65,11 +80,16 @@ def get_comparison(store: RunStore, comparison_id: int) -> ComparisonRecord:
                             config=json.loads(row["config"]), runs=runs)
 
 
-def list_comparisons(store: RunStore) -> list[ComparisonRecord]:
-    """Every comparison, newest first."""
+def list_comparisons(store: RunStore, owner: str | None = None) -> list[ComparisonRecord]:
+    """Every comparison, newest first; with ``owner``, only those whose arms that owner queued."""
     store.reconcile()
     with store._read() as connection:
-        ids = [row[0] for row in connection.execute("SELECT id FROM comparisons ORDER BY id DESC")]
+        if owner is None:
+            rows = connection.execute("SELECT id FROM comparisons ORDER BY id DESC")
+        else:
+            rows = connection.execute("SELECT DISTINCT comparison_id FROM runs WHERE owner = ? AND comparison_id "
+                                      "IS NOT NULL ORDER BY comparison_id DESC", (owner,))
+        ids = [row[0] for row in rows]
     return [get_comparison(store, comparison_id) for comparison_id in ids]
 
 

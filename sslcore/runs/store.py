@@ -411,24 +411,34 @@ class RunStore:
         dataset, method = config.get("dataset"), config.get("method")
         if name is None:
             name = " ".join(str(part) for part in (kind, method, dataset) if part is not None)
-        limits = limits or QueueLimits()
         with self._write() as connection:
-            active = "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')"
-            if limits.total is not None:
-                waiting = connection.execute(active).fetchone()[0]
-                if waiting >= limits.total:
-                    raise QueueFullError(f"The queue is full ({waiting} runs waiting or running, the most this app "
-                                         f"takes); try again when one has finished.")
-            if limits.per_owner is not None:
-                mine = connection.execute(active + " AND owner IS ?", (owner,)).fetchone()[0]
-                if mine >= limits.per_owner:
-                    raise QueueFullError(f"You already have {mine} run{'s' if mine != 1 else ''} waiting or running, "
-                                         f"the most one session may have; wait for one to finish or cancel one.")
+            self.refuse_over_limits(connection, owner, limits or QueueLimits(), new_runs=1)
             cursor = connection.execute(
                 "INSERT INTO runs (created_at, name, kind, config, dataset, method, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), name, kind, config_json,
                  None if dataset is None else str(dataset), None if method is None else str(method), owner))
             return int(cursor.lastrowid)
+
+    @staticmethod
+    def refuse_over_limits(connection: sqlite3.Connection, owner: str | None, limits: QueueLimits, *,
+                           new_runs: int) -> None:
+        """Raise :class:`QueueFullError` when queueing ``new_runs`` runs for ``owner`` (inside the
+        caller's write transaction) would pass ``limits``. For the per-owner limit a comparison counts
+        once, whatever its number of arms."""
+        active = "FROM runs WHERE status IN ('queued', 'running')"
+        if limits.total is not None:
+            waiting = connection.execute("SELECT COUNT(*) " + active).fetchone()[0]
+            if waiting + new_runs > limits.total:
+                raise QueueFullError(f"The queue is full ({waiting} runs waiting or running, the most this app "
+                                     f"takes is {limits.total}); try again when one has finished.")
+        if limits.per_owner is not None:
+            mine = connection.execute(
+                "SELECT COUNT(DISTINCT COALESCE('comparison ' || comparison_id, 'run ' || id)) " + active
+                + " AND owner IS ?", (owner,)).fetchone()[0]
+            if mine >= limits.per_owner:
+                raise QueueFullError(f"You already have {mine} run{'s' if mine != 1 else ''} waiting or running (a "
+                                     f"comparison counts as one), the most one session may have; wait for one to "
+                                     f"finish or cancel one.")
 
     def get(self, run_id: int) -> RunRecord:
         """The run ``run_id``; raises :class:`RunNotFoundError` when there is none."""

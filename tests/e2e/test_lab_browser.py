@@ -35,7 +35,7 @@ def _screenshot(page, name: str) -> None:
 def test_a_quick_run_ends_in_a_curve_and_an_embedding_plot(app_page):
     page = app_page
     page.get_by_role("link", name="Lab").first.click()
-    page.get_by_text("Estimated pretraining time on").wait_for(timeout=120_000)
+    page.get_by_text("Estimated time on").wait_for(timeout=120_000)
     _screenshot(page, "lab.png")
     page.get_by_text("Advanced settings").click()
     _set_number(page, "Epochs", 1)

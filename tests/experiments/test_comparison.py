@@ -126,3 +126,32 @@ def test_a_comparison_in_the_store_queues_linked_arms_and_cancels_as_a_whole(tmp
     assert [c.id for c in list_comparisons(RunStore(tmp_path / "runs.sqlite"))] == [record.id]  # survives a restart
     cancelled = cancel_comparison(store, record.id)
     assert {run.status for run in cancelled.runs} == {"cancelled"} and cancelled.status == "finished"
+
+
+def test_a_comparison_has_an_owner_counts_once_per_session_and_its_arms_in_total(tmp_path):
+    from sslcore.runs import RunStore
+    from sslcore.runs.comparisons import create_comparison, list_comparisons
+    from sslcore.runs.store import QueueFullError, QueueLimits
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    config = ComparisonConfig(dataset="synthetic", arms=[Arm("simclr"), Arm("byol")], overrides=TINY)
+    limits = QueueLimits(per_owner=2, total=5)
+    first = create_comparison(store, config, owner="alice", limits=limits)
+    store.create_run("experiment", config.experiment(Arm("simclr")).to_dict(), owner="alice", limits=limits)
+    with pytest.raises(QueueFullError, match="You already have 2 runs"):  # one comparison plus one run
+        create_comparison(store, config, owner="alice", limits=limits)
+    with pytest.raises(QueueFullError, match="The queue is full"):  # 3 waiting + 2 arms would pass 4
+        create_comparison(store, config, owner="bob", limits=QueueLimits(total=4))
+    assert [c.id for c in list_comparisons(store, owner="alice")] == [first]
+    assert list_comparisons(store, owner="bob") == []
+
+
+def test_an_arm_the_config_check_refuses_queues_nothing(tmp_path):
+    from sslcore.runs import RunStore
+    from sslcore.runs.comparisons import create_comparison, list_comparisons
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    config = ComparisonConfig(dataset="synthetic", arms=[Arm("simclr")], overrides={**TINY, "epochs": 10**9})
+    with pytest.raises(ValueError, match="epochs"):
+        create_comparison(store, config)
+    assert list_comparisons(store) == [] and store.list_runs() == []

@@ -29,7 +29,7 @@ def finished_run(tmp_path):
     in the test's folder."""
     store = RunStore()
 
-    def make(name, aucs=(0.7, 0.8), test_sha256="a" * 64, comparisons=None, **overrides):
+    def make(name, aucs=(0.7, 0.8), test_sha256="a" * 64, comparisons=None, result=None, **overrides):
         dataset = overrides.get("dataset", "")
         if dataset.endswith(".npz") and not os.path.exists(dataset):
             overrides["dataset"] = str(tiny_npz(tmp_path / os.path.basename(dataset)))
@@ -43,7 +43,7 @@ def finished_run(tmp_path):
             for fraction in FRACTIONS for seed, auc in enumerate(aucs)])
         if comparisons is not None:
             store.write_artifact(run_id, "comparisons.json", json.dumps(comparisons))
-        store.finish(run_id, "succeeded", result={"test_sha256": test_sha256})
+        store.finish(run_id, "succeeded", result={"test_sha256": test_sha256, **(result or {})})
         return run_id
 
     return make

@@ -103,8 +103,8 @@ def queue_as(owner: str, configs: list) -> AppTest:
 def test_a_session_may_queue_two_runs_and_the_next_is_refused_in_one_sentence(classroom, worker_starts):
     page = queue_as(ALICE, [preset("cpu-quick").to_dict()] * 3)
     assert [error.value for error in page.error] == [
-        "You already have 2 runs waiting or running, the most one session may have; wait for one to finish or "
-        "cancel one."]
+        "You already have 2 runs waiting or running (a comparison counts as one), the most one session may have; "
+        "wait for one to finish or cancel one."]
     assert [run.owner for run in RunStore().list_runs()] == [ALICE, ALICE] and len(worker_starts) == 2
     assert not queue_as(BOB, [preset("cpu-quick").to_dict()]).error  # another session has its own allowance
 

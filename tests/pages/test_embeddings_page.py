@@ -61,3 +61,9 @@ def test_a_corrupt_embeddings_file_is_reported(finished_run):
     page = embeddings_page()
     assert "cannot be shown" in page.error[0].value
     assert "could not be read" in page.text[0].value
+
+
+def test_the_class_separation_before_and_after_is_one_sentence(finished_run):
+    write_embeddings(finished_run("separated", result={"separation": {"before": 0.02, "after": 0.21}}))
+    page = embeddings_page()
+    assert any("separate better than before it: silhouette 0.21 against 0.02" in info.value for info in page.info)

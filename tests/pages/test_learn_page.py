@@ -36,11 +36,19 @@ def test_the_page_teaches_with_real_images_curve_similarity_and_glossary():
     assert len(page.checkbox) == sum(map(len, learn.content()["guidelines"].values()))
 
 
+def test_the_remedis_recipe_is_explained_with_its_source_and_linked_to_the_lab():
+    page = learn_page()
+    assert "Combining them, the REMEDIS recipe" in [subheader.value for subheader in page.subheader]
+    text = markdown_text(page)
+    assert "ImageNet weights" in text and "PubMed 37291435" in text and "1% to 33%" in text
+    assert {"lab", "compare"} <= {button.proto.url for button in page.get("link_button")}
+
+
 def test_the_strategy_sections_link_into_the_filtered_catalogue():
     page = learn_page()
     links = {button.proto.url: button.proto.label for button in page.get("link_button")}
     overview = learn.strategy_overview(load_catalogue().studies, load_taxonomy())
-    assert set(links) == {item.link for item in overview}
+    assert set(links) - {"lab", "compare"} == {item.link for item in overview}  # those two: the REMEDIS section
     contrastive = next(item for item in overview if item.value == "contrastive")
     assert links["catalogue?strategy=contrastive"].startswith(f"Open the {contrastive.n_studies} contrastive")
 

@@ -104,3 +104,15 @@ def test_a_synthetic_run_has_no_published_stars(finished_run):
     page = results_page()
     assert "published" not in traces(page)
     assert len(page.selectbox) == 2  # no "published numbers" control where none exist
+
+
+def test_a_run_that_did_not_beat_the_random_encoder_on_validation_is_told_so_with_causes(finished_run):
+    run_id = finished_run("learned nothing", comparisons=[])
+    store = RunStore()
+    store.add_points(run_id, [{"method": method, "protocol": "linear", "fraction": 0.1, "seed": seed, "auc": 0.6,
+                               "n_labelled": 300,
+                               "val_auc": val_auc} for method, val_auc in (("simclr", 0.55), ("random", 0.6))
+                              for seed in (0, 1)])
+    page = results_page()
+    [warning] = [w.value for w in page.warning if "did not beat a random encoder" in w.value]
+    assert "linear probe reached AUC 0.550 against 0.600" in warning and "Likely causes" in warning

@@ -1,3 +1,4 @@
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from sslcore.paths import PROJECT_ROOT
@@ -32,6 +33,15 @@ def test_runs_are_listed_filtered_and_their_configs_compared(finished_run):
     assert any("python -m sslcore experiment --config" in code.value and f"runs/{byol}/config.yaml" in code.value
                for code in page.code)
     assert len(page.get("plotly_chart")) == 2
+
+
+def test_the_list_says_whether_each_run_beat_the_random_encoder(finished_run):
+    finished_run("learned", result={"learning": {"beat_random": True}})
+    finished_run("did not", result={"learning": {"beat_random": False}})
+    finished_run("older run")
+    column = runs_page().dataframe[0].value.set_index("name")["beat random encoder"]
+    assert column["learned"] == True and column["did not"] == False  # noqa: E712 (numpy booleans)
+    assert pd.isna(column["older run"])  # not measured
 
 
 def test_deleting_needs_a_confirmation(finished_run):
