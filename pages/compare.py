@@ -31,11 +31,23 @@ for column, run in zip(arms, record.runs):
     column.metric(run.arm, run.status)
 for arm, reason in record.config.get("unavailable", {}).items():
     st.warning(f"{arm}: not available here. {reason}.")
+
+
+@st.fragment(run_every=3)
+def watch(comparison_id: int, finished_before: tuple) -> None:
+    """While arms run: reruns the page when one finishes, so the leaderboard fills in by itself."""
+    now = tuple(sorted((run.id, run.status) for run in get_comparison(store, comparison_id).runs if run.finished))
+    if now != finished_before:
+        st.rerun(scope="app")
+
+
+finished = tuple(sorted((run.id, run.status) for run in record.runs if run.finished))
 if record.status == "running":
     st.caption("The leaderboard fills in as the arms finish (the worker runs one at a time).")
     if st.button("Cancel the whole comparison", key=f"cancel-{record.id}"):
         cancel_comparison(store, record.id)
         st.rerun()
+    watch(record.id, finished)
 
 
 @st.cache_data(max_entries=8, show_spinner="Pairing the arms' test scores…")
@@ -44,7 +56,6 @@ def cached_board(comparison_id: int, finished: tuple) -> dict:
     return leaderboard(arm_results(store, get_comparison(store, comparison_id)))
 
 
-finished = tuple(sorted((run.id, run.status) for run in record.runs if run.finished))
 try:
     board = cached_board(record.id, finished)
 except ValueError as error:

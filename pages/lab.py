@@ -254,8 +254,13 @@ with_init_only = right.checkbox("Also the initialisation fine-tuned without pret
 shared = {"preset": preset_name, "data_seed": config.pretrain.data_seed, "seed": config.pretrain.seed,
           "evaluation": {"fractions": list(config.evaluation.fractions), "seeds": list(config.evaluation.seeds),
                          "protocols": list(config.evaluation.protocols)}}
-if config.pretrain.max_train_images != defaults.max_train_images:
-    shared["overrides"] = {"max_train_images": config.pretrain.max_train_images}
+# What you changed of the scale (epochs, training images) applies to every arm; the rest is each method's recipe.
+scale = {name: getattr(config.pretrain, name) for name in ("epochs", "max_train_images")
+         if getattr(config.pretrain, name) != getattr(defaults, name)}
+if scale:
+    shared["overrides"] = scale
+    st.caption("Your changes to " + " and ".join(name.replace("_", " ") for name in scale)
+               + " apply to every arm; everything else follows each method's recipe.")
 compare_button, remedis_button = st.columns(2)
 make_comparison = None
 if compare_button.button("Queue the comparison", disabled=not compared):

