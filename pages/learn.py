@@ -204,6 +204,72 @@ def mae_section(index: int, seed: int) -> None:
     st.caption(sources["mae"])
 
 
+def similarity_section(index: int, class_index: int, strength: float, seed: int) -> None:
+    """A batch of your image and one of each other finding, two views each, as a similarity matrix."""
+    st.subheader("Pulled together, pushed apart")
+    small = cached_images(assets.simclr.config.image_size).splits["train"]
+    batch = [index] + [learn.class_members(small.labels, other)[0].item()
+                       for other in range(dataset.n_classes) if other != class_index]
+    similarity = cached_similarity(tuple(batch), strength, seed)
+    names = [dataset.label_names[small.labels[i].item()] for i in batch]
+    labels = [f"{chr(ord('A') + n)}{view}" for n in range(len(batch)) for view in (1, 2)]
+    hover = [f"{label} ({name})" for label, name in zip(labels, [name for name in names for _ in (1, 2)])]
+    st.markdown(
+        f"A contrastive method such as SimCLR looks at a **batch** of images at once. Here is a batch of "
+        f"{len(batch)}: image A is yours, the others one of each other finding, each altered twice. The "
+        f"trained encoder turns every view into a representation, and the **similarity** of two "
+        f"representations runs from -1 (opposite) to 1 (identical). Training pulls each **positive pair** (the "
+        f"two views of one image, outlined) together and pushes **negative pairs** (views of different images) "
+        f"apart.")
+    pictures(similarity.views, hover)
+    st.plotly_chart(learn.similarity_figure(similarity, labels, hover))
+    found = int((similarity.nearest == similarity.positives).sum())
+    st.markdown(
+        f"For **{found} of the {len(labels)} views**, the most similar other view is its own partner. On "
+        f"average the two views of one image score **{similarity.positive_similarity:.2f}** and views of "
+        f"different images **{similarity.negative_similarity:.2f}**. "
+        + learn.recognition_sentence(found, len(labels), similarity.positive_similarity,
+                                     similarity.negative_similarity))
+    st.caption(f"The encoder is the one behind the curve above, at {assets.simclr.config.image_size} px. "
+               + sources["curve"])
+
+
+def micle_section(index: int, others, seed: int) -> None:
+    """Your image beside another image of its patient (or another patient's pair)."""
+    st.subheader("Two images, one patient (MICLe)")
+    st.markdown(
+        "A patient often has several images: two projections, or follow-up studies. **MICLe** (multi-instance "
+        "contrastive learning) uses two different images of the same patient as a positive pair, so the network "
+        "learns what stays the same about a patient's condition across acquisitions, not just across alterations.")
+    if len(others):
+        pair = torch.tensor([index, others[0].item()])
+        st.caption("Your image and another image of the same patient:")
+    else:
+        pair = learn.same_patient_pairs(train.patient_ids, 1, seed=seed)[0]
+        st.caption("Your patient has a single image, so here is another patient with two:")
+    pictures(train.images[pair],
+             [f"patient {train.patient_ids[i].item()}, image {n}" for n, i in enumerate(pair, 1)])
+
+
+def rotation_section(index: int) -> None:
+    """The rotation model naming the angle of your image turned four ways."""
+    st.subheader("Which way up? (rotation prediction)")
+    st.markdown(
+        "**Rotation prediction** turns each image by 0, 90, 180 or 270 degrees and asks the network which. "
+        "Telling the apex from the diaphragm and the heart's side from the other requires recognising the "
+        "anatomy.")
+    guesses = cached_rotations(index)
+    predicted = guesses.predicted[0]
+    confidence = guesses.probabilities[0].max(dim=-1).values
+    pictures(guesses.turned[0], [f"turned {angle}°: guessed {learn.ANGLES[guess]}° ({probability:.0%})"
+                                 for angle, guess, probability in zip(learn.ANGLES, predicted.tolist(),
+                                                                      confidence.tolist())])
+    rotation_facts = assets.manifest["rotation"]
+    st.markdown(f"On {rotation_facts['test_images']} unseen test images, each turned four ways, it names the "
+                f"right angle {percent(rotation_facts['test_accuracy'])} of the time.")
+    st.caption(sources["rotation"])
+
+
 @st.fragment
 def play() -> None:
     """Section 2: the choices of image, random draw and strength rerun this section only."""
@@ -212,7 +278,11 @@ def play() -> None:
     class_index = pick_class.selectbox("Finding", range(dataset.n_classes),
                                        format_func=dataset.label_names.__getitem__, key="class")
     members = learn.class_members(train.labels, class_index)
-    member = pick_index.number_input(f"Image (1 to {len(members)})", 1, len(members), 1, key="member") - 1
+    # The first image shown belongs to a patient with several images, so that MICLe has a real pair.
+    first = next((n for n, i in enumerate(members.tolist())
+                  if len(learn.other_images_of_patient(train.patient_ids, i))), 0)
+    member = pick_index.number_input(f"Image (1 to {len(members)})", 1, len(members), first + 1,
+                                     key=f"member-{class_index}") - 1
     seed = pick_seed.number_input(
         "Random draw", 0, 10_000, 0, key="seed",
         help="Changes the random alterations and masks; the same number gives the same ones.")
@@ -248,66 +318,12 @@ def play() -> None:
         pictures(method_views.images, method_views.captions)
 
     if assets is not None:
-        st.subheader("Pulled together, pushed apart")
-        small = cached_images(assets.simclr.config.image_size).splits["train"]
-        batch = [index] + [learn.class_members(small.labels, other)[0].item()
-                           for other in range(dataset.n_classes) if other != class_index]
-        similarity = cached_similarity(tuple(batch), strength, seed)
-        names = [dataset.label_names[small.labels[i].item()] for i in batch]
-        labels = [f"{chr(ord('A') + n)}{view}" for n in range(len(batch)) for view in (1, 2)]
-        hover = [f"{label} ({name})" for label, name in zip(labels, [name for name in names for _ in (1, 2)])]
-        st.markdown(
-            f"A contrastive method such as SimCLR looks at a **batch** of images at once. Here is a batch of "
-            f"{len(batch)}: image A is yours, the others one of each other finding, each altered twice. The "
-            f"trained encoder turns every view into a representation, and the **similarity** of two "
-            f"representations runs from -1 (opposite) to 1 (identical). Training pulls each **positive pair** (the "
-            f"two views of one image, outlined) together and pushes **negative pairs** (views of different images) "
-            f"apart.")
-        pictures(similarity.views, hover)
-        st.plotly_chart(learn.similarity_figure(similarity, labels, hover))
-        found = int((similarity.nearest == similarity.positives).sum())
-        st.markdown(
-            f"For **{found} of the {len(labels)} views**, the most similar other view is its own partner. On "
-            f"average the two views of one image score **{similarity.positive_similarity:.2f}** and views of "
-            f"different images **{similarity.negative_similarity:.2f}**: the encoder recognises an image under the "
-            f"alterations, which is what pretraining taught it. Raise the alteration strength and watch the partners "
-            f"drift apart.")
-        st.caption(f"The encoder is the one behind the curve above, at {assets.simclr.config.image_size} px. "
-                   + sources["curve"])
-
-    st.subheader("Two images, one patient (MICLe)")
-    st.markdown(
-        "A patient often has several images: two projections, or follow-up studies. **MICLe** (multi-instance "
-        "contrastive learning) uses two different images of the same patient as a positive pair, so the network "
-        "learns what stays the same about a patient's condition across acquisitions, not just across alterations.")
-    if len(others):
-        pair = torch.tensor([index, others[0].item()])
-        st.caption("Your image and another image of the same patient:")
-    else:
-        pair = learn.same_patient_pairs(train.patient_ids, 1, seed=seed)[0]
-        st.caption("Your patient has a single image, so here is another patient with two:")
-    pictures(train.images[pair],
-             [f"patient {train.patient_ids[i].item()}, image {n}" for n, i in enumerate(pair, 1)])
-
+        similarity_section(index, class_index, strength, seed)
+    micle_section(index, others, seed)
     if assets is not None:
         mae_section(index, seed)
 
-        st.subheader("Which way up? (rotation prediction)")
-        st.markdown(
-            "**Rotation prediction** turns each image by 0, 90, 180 or 270 degrees and asks the network which. "
-            "Telling the apex from the diaphragm and the heart's side from the other requires recognising the "
-            "anatomy.")
-        guesses = cached_rotations(index)
-        predicted = guesses.predicted[0]
-        confidence = guesses.probabilities[0].max(dim=-1).values
-        pictures(guesses.turned[0], [f"turned {angle}°: guessed {learn.ANGLES[guess]}° ({probability:.0%})"
-                                     for angle, guess, probability in zip(learn.ANGLES, predicted.tolist(),
-                                                                          confidence.tolist())])
-        rotation_facts = assets.manifest["rotation"]
-        st.markdown(f"On {rotation_facts['test_images']} unseen test images, each turned four ways, it names the "
-                    f"right angle {percent(rotation_facts['test_accuracy'])} of the time.")
-        st.caption(sources["rotation"])
-
+        rotation_section(index)
 
 play()
 

@@ -197,6 +197,58 @@ def _draw_from_train(patient_ids: np.ndarray, train: np.ndarray, missing: list[s
     return {name: train[np.isin(patient_ids[train], group)] for name, group in groups.items()}
 
 
+def _listed_images(root: Path, split_dirs: dict[str, Path]) -> tuple[list[str], list[Path], list[int], list[str]]:
+    """The class names, and every image file with its class index and its split folder ("" without
+    split folders), in a stable order. ValueError for no class folder or an empty one."""
+    if split_dirs:
+        label_names = sorted({d.name for folder in split_dirs.values() for d in _subfolders(folder)})
+        groups = [(split, folder / name) for split, folder in split_dirs.items() for name in label_names
+                  if (folder / name).is_dir()]
+    else:
+        label_names = [d.name for d in _subfolders(root)]
+        groups = [("", root / name) for name in label_names]
+    if not label_names:
+        inside = f"{root}/train" if split_dirs else str(root)
+        raise ValueError(f"{root}: no class sub-folders found (expected e.g. {inside}/normal/*.png)")
+    class_index = {name: label for label, name in enumerate(label_names)}
+    files: list[Path] = []
+    labels: list[int] = []
+    folder_splits: list[str] = []
+    for split, class_dir in groups:
+        images = _images_in(class_dir)
+        if not images:
+            raise ValueError(f"{class_dir}: class folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        files += images
+        labels += [class_index[class_dir.name]] * len(images)
+        folder_splits += [split] * len(images)
+    return label_names, files, labels, folder_splits
+
+
+def _decoded(root: Path, files: list[Path], image_size: int | None) -> torch.Tensor:
+    """The images as uint8 (N, C, H, W), decoded one at a time within the dataset memory limit;
+    grey images join colour ones as three equal channels. ValueError for mixed or non-square sizes
+    without ``image_size``."""
+    limit, held, pixels = dataset_byte_limit(), 0, []
+    for file in files:  # one image at full resolution at a time
+        pixels.append(read_image(file, image_size))
+        held += pixels[-1].nbytes
+        if held > limit:
+            raise ValueError(f"{root}: its {len(files)} images take more than {format_bytes(held)} "
+                             f"{'at full size' if image_size is None else f'at {image_size} px'}; the limit is "
+                             f"{limit_explained()}. Pass a smaller image_size")
+    if image_size is None:
+        sizes = {p.shape[:2] for p in pixels}
+        if len(sizes) > 1:
+            raise ValueError(f"{root}: images have mixed sizes {sorted(sizes)[:4]}; pass image_size to resize them")
+        height, width = sizes.pop()
+        if height != width:
+            raise ValueError(f"{root}: images are {height}x{width}; pass image_size to resize them to a square")
+    colour = any(p.ndim == 3 for p in pixels)
+    stack = np.stack([np.repeat(p[..., None], 3, -1) if colour and p.ndim == 2 else p for p in pixels])
+    del pixels
+    return torch.from_numpy(stack[:, None] if stack.ndim == 3 else stack.transpose(0, 3, 1, 2).copy())
+
+
 def load_folder(path: str | Path, *, image_size: int | None = None, seed: int = 0) -> ImageDataset:
     """Read a folder of class sub-folders, or of train / val / test folders of class sub-folders.
 
@@ -217,49 +269,9 @@ def load_folder(path: str | Path, *, image_size: int | None = None, seed: int = 
         raise ValueError(f"{root} is not a folder")
     if image_size is not None and image_size < 8:
         raise ValueError(f"image_size must be at least 8, got {image_size}")
-    children = _subfolders(root)
-    split_dirs = _split_folders(root, children)
-    if split_dirs:
-        label_names = sorted({d.name for folder in split_dirs.values() for d in _subfolders(folder)})
-        groups = [(split, folder / name) for split, folder in split_dirs.items() for name in label_names
-                  if (folder / name).is_dir()]
-    else:
-        label_names = [d.name for d in children]
-        groups = [("", d) for d in children]
-    if not label_names:
-        inside = f"{root}/train" if split_dirs else str(root)
-        raise ValueError(f"{root}: no class sub-folders found (expected e.g. {inside}/normal/*.png)")
-    class_index = {name: label for label, name in enumerate(label_names)}
-    files: list[Path] = []
-    labels: list[int] = []
-    folder_splits: list[str] = []
-    for split, class_dir in groups:
-        images = _images_in(class_dir)
-        if not images:
-            raise ValueError(f"{class_dir}: class folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        files += images
-        labels += [class_index[class_dir.name]] * len(images)
-        folder_splits += [split] * len(images)
-
-    limit, held, pixels = dataset_byte_limit(), 0, []
-    for file in files:  # one image at full resolution at a time
-        pixels.append(read_image(file, image_size))
-        held += pixels[-1].nbytes
-        if held > limit:
-            raise ValueError(f"{root}: its {len(files)} images take more than {format_bytes(held)} "
-                             f"{'at full size' if image_size is None else f'at {image_size} px'}; the limit is "
-                             f"{limit_explained()}. Pass a smaller image_size")
-    if image_size is None:
-        sizes = {p.shape[:2] for p in pixels}
-        if len(sizes) > 1:
-            raise ValueError(f"{root}: images have mixed sizes {sorted(sizes)[:4]}; pass image_size to resize them")
-        height, width = sizes.pop()
-        if height != width:
-            raise ValueError(f"{root}: images are {height}x{width}; pass image_size to resize them to a square")
-    colour = any(p.ndim == 3 for p in pixels)
-    stack = np.stack([np.repeat(p[..., None], 3, -1) if colour and p.ndim == 2 else p for p in pixels])
-    del pixels
-    images = torch.from_numpy(stack[:, None] if stack.ndim == 3 else stack.transpose(0, 3, 1, 2).copy())
+    split_dirs = _split_folders(root, _subfolders(root))
+    label_names, files, labels, folder_splits = _listed_images(root, split_dirs)
+    images = _decoded(root, files, image_size)
 
     relative = [f.relative_to(root).as_posix() for f in files]
     metadata = root / METADATA_NAME

@@ -244,39 +244,96 @@ def film(params: dict[str, torch.Tensor], image_size: int) -> torch.Tensor:
     base = apex + (col("base_y") - apex) * inspiration  # costophrenic angles
     span_y = base - apex
     xm = x - col("rotation")  # (n, 1, W) in the mediastinum's frame
-    ax, axm = x.abs(), xm.abs()
+    axm = xm.abs()
     side_base = base - col("right_dome_lift") * (xm < 0).float()  # the patient's right dome sits higher
     ap = col("ap")
 
-    # Soft tissue: a cylinder-like body (path length falls towards the edges) below the neck and shoulders.
-    body_hw = col("neck_hw") + (col("body_hw") - col("neck_hw")) * _step(y - apex + 0.08, 0.1)  # (n, H, 1)
-    body = torch.addcmul(torch.ones(1, 1, 1), x * x, body_hw ** -2, value=-1).clamp_(min=0).sqrt_()
-    # Extra path length through the body's depth: spine, scapulae (AP films only), trachea (air).
-    along = 0.06 * _step(0.05 - ax, 0.015) + col("soft_tissue")
-    along = along + (0.15 * ap * _step(ax - 0.8 * thorax_hw, 0.03)) * (_step(apex + 0.5 * span_y - y, 0.05) * _step(y - apex, 0.05))
-    along = along - (0.25 * _step(0.035 - axm, edge)) * _step(apex + 0.25 * span_y - y, 0.03)
+    body, along = _soft_tissue(col, x, y, axm, apex, span_y, thorax_hw, ap, edge)
 
     # Mediastinum, with the aortic knob bulging to the image right.
     knob_r = col("knob_r")
     knob = (1 - ((xm - medial + 0.3 * knob_r) / knob_r) ** 2) - ((y - apex - 0.3 * span_y) / (1.5 * knob_r)) ** 2
     mediastinum = torch.maximum(_step(medial - axm, edge), torch.sigmoid(knob * 10))
 
-    # Lungs: rounded apices, lateral edge along the ribs widening downwards, medial edge at the
-    # mediastinum, lower edge at the diaphragm domes (highest a third of the way out, falling
-    # steeply to the costophrenic angles).
+    t_x, below, inside_ribs, lung = _lungs(col, x, y, axm, apex, span_y, thorax_hw, medial, side_base,
+                                           mediastinum, edge)
+    t_x2 = t_x * t_x
+
+    inside = _heart(col, x, y, apex, span_y, thorax_hw, inspiration)
+    heart = torch.sigmoid(inside * 25)
+    heart_density = heart * (0.3 * inside.clamp_(min=0).sqrt_() + 0.15)
+    # The heart overlaps the mediastinum and, below the diaphragm, merges with the abdomen, as dense.
+    heart_density = torch.maximum(heart_density, 0.3 * mediastinum)
+    along = along + heart_density + below * (0.3 - heart_density)
+    lung = lung * (1 - heart)
+    density = body * along
+
+    # Breast shadows: soft tissue over both lower zones with a rounded lower fold.
+    breast_r, breast_y = col("breast_r"), base - 0.12
+    breast = (1 - ((x.abs() - 0.55 * thorax_hw) / breast_r) ** 2) - ((y - breast_y) / breast_r) ** 2
+    fade = col("breast") * _step(y - breast_y + 0.5 * breast_r, 0.08)  # (n, H, 1)
+    density = density + breast.clamp_(min=0).sqrt_() * fade
+
+    # Findings, placed in lung-relative coordinates (t_x across, t_y down) on the finding side.
+    side = col("finding_side")
+
+    def lung_point(tx: str, ty: str) -> tuple[torch.Tensor, torch.Tensor]:
+        t = col(ty)
+        width = thorax_hw * (0.55 + 0.45 * t ** 0.4) - medial
+        return col("rotation") + side * (medial + col(tx) * width), apex + t * span_y
+
+    texture = F.interpolate(params["texture"], size=(canvas, canvas), mode="bilinear", align_corners=False)[:, 0]
+    fill, fluid = _consolidation_and_effusion(col, x, y, xm, lung_point("consolidation_tx", "consolidation_ty"),
+                                              texture, side_base, span_y, t_x2, side)
+    # Aerated lung: air thickest in the middle of each lung, minus what the findings fill; vascular
+    # markings brighter towards the hila. Pleural fluid is as dense as the abdomen below it.
+    lung_air = col("lung_air")
+    air = torch.addcmul(0.65 * lung_air, 1.4 * lung_air, t_x - t_x2) * (1 - fill)
+    hilum = torch.exp(-(((axm - medial - 0.05) / 0.1) ** 2)) * (0.2 * torch.exp(-(((y - apex - 0.5 * span_y) / 0.16) ** 2)))
+    density = density + lung * (hilum + 0.12 * texture - air + 0.25 * fluid)
+    # Nodule: a sphere of soft tissue.
+    nx, ny = lung_point("nodule_tx", "nodule_ty")
+    nodule = (1 - ((x - nx) / col("nodule_r")) ** 2) - ((y - ny) / col("nodule_r")) ** 2
+    density = torch.addcmul(density, nodule.clamp_(min=0).sqrt_(), col("nodule"))
+
+    density = _bones_and_gastric_air(density, col, x, y, xm, apex, base, thorax_hw, ap, inside_ribs, below,
+                                     image_size)
+    return _expose(density, params, image_size)
+
+
+def _soft_tissue(col, x, y, axm, apex, span_y, thorax_hw, ap, edge) -> tuple[torch.Tensor, torch.Tensor]:
+    """The body's width profile and the extra path length through its depth. The body is a cylinder
+    (path length falls towards the edges) below the neck and shoulders; the spine, the scapulae (AP
+    films only) and the trachea (air) add or remove path length."""
+    ax = x.abs()
+    body_hw = col("neck_hw") + (col("body_hw") - col("neck_hw")) * _step(y - apex + 0.08, 0.1)  # (n, H, 1)
+    body = torch.addcmul(torch.ones(1, 1, 1), x * x, body_hw ** -2, value=-1).clamp_(min=0).sqrt_()
+    along = 0.06 * _step(0.05 - ax, 0.015) + col("soft_tissue")
+    along = along + (0.15 * ap * _step(ax - 0.8 * thorax_hw, 0.03)) * (_step(apex + 0.5 * span_y - y, 0.05) * _step(y - apex, 0.05))
+    along = along - (0.25 * _step(0.035 - axm, edge)) * _step(apex + 0.25 * span_y - y, 0.03)
+    return body, along
+
+
+def _lungs(col, x, y, axm, apex, span_y, thorax_hw, medial, side_base, mediastinum, edge):
+    """Where the lungs are: rounded apices, lateral edge along the ribs widening downwards, medial edge
+    at the mediastinum, lower edge at the diaphragm domes (highest a third of the way out, falling
+    steeply to the costophrenic angles). Returns the position across each lung (0 medial, 1
+    lateral), the abdomen below the diaphragm, the inside of the rib cage and the lung fields."""
     lateral = thorax_hw * (0.55 + 0.45 * ((y - apex) / span_y).clamp(0, 1) ** 0.4)  # (n, H, 1)
     t_x = ((axm - medial) * (1 / (lateral - medial))).clamp_(0, 1)  # 0 medial, 1 lateral
-    t_x2 = t_x * t_x
     dome_h = col("dome_h")
     diaphragm = (side_base - dome_h) + (dome_h / 0.65 ** 2) * (t_x - 0.35) ** 2
     below = _step(y - diaphragm, edge)  # the abdomen
     top = apex + 0.35 * ((2 * axm - medial - thorax_hw) / (thorax_hw - medial)) ** 2  # (n, 1, W)
-    inside_ribs = _step(lateral - ax, edge) * (1 - below)
-    lung = inside_ribs * (1 - mediastinum) * _step(y - top, 0.03)
+    inside_ribs = _step(lateral - x.abs(), edge) * (1 - below)
+    return t_x, below, inside_ribs, inside_ribs * (1 - mediastinum) * _step(y - top, 0.03)
 
-    # Heart: a tilted ellipsoid whose top reaches the hila; below its widest row it keeps that row's
-    # width down to the diaphragm. Its width is the CTR times the thorax width, magnified on AP films
-    # and widened by a shallow breath.
+
+def _heart(col, x, y, apex, span_y, thorax_hw, inspiration) -> torch.Tensor:
+    """How far inside the heart each canvas point is (1 at its centre, 0 on its outline): a tilted
+    ellipsoid whose top reaches the hila; below its widest row it keeps that row's width down to the
+    diaphragm. Its width is the CTR times the thorax width, magnified on AP films and widened by a
+    shallow breath."""
     cos_t, sin_t = torch.cos(col("heart_tilt")), torch.sin(col("heart_tilt"))
     aspect = col("heart_aspect")
     half_width = col("ctr") * thorax_hw * col("heart_magnification") * (1 + 0.6 * (1 - inspiration).clamp(min=0))
@@ -289,56 +346,34 @@ def film(params: dict[str, torch.Tensor], image_size: int) -> torch.Tensor:
     hv = torch.minimum(y - heart_y, widest)  # (n, H, 1)
     u_ = hu * (cos_t / heart_a) - hv * (sin_t / heart_a)
     v_ = hu * (sin_t / heart_b) + hv * (cos_t / heart_b)
-    inside = 1 - u_.square_() - v_.square_()
-    heart = torch.sigmoid(inside * 25)
-    heart_density = heart * (0.3 * inside.clamp_(min=0).sqrt_() + 0.15)
-    # The heart overlaps the mediastinum and, below the diaphragm, merges with the abdomen, as dense.
-    heart_density = torch.maximum(heart_density, 0.3 * mediastinum)
-    along = along + heart_density + below * (0.3 - heart_density)
-    lung = lung * (1 - heart)
-    density = body * along
+    return 1 - u_.square_() - v_.square_()
 
-    # Breast shadows: soft tissue over both lower zones with a rounded lower fold.
-    breast_r, breast_y = col("breast_r"), base - 0.12
-    breast = (1 - ((ax - 0.55 * thorax_hw) / breast_r) ** 2) - ((y - breast_y) / breast_r) ** 2
-    fade = col("breast") * _step(y - breast_y + 0.5 * breast_r, 0.08)  # (n, H, 1)
-    density = density + breast.clamp_(min=0).sqrt_() * fade
 
-    # Findings, placed in lung-relative coordinates (t_x across, t_y down) on the finding side.
-    side = col("finding_side")
+def _consolidation_and_effusion(col, x, y, xm, centre, texture, side_base, span_y, t_x2, side):
+    """What the airspace findings fill of the lung (0 to 1), and the pleural fluid alone.
 
-    def lung_point(tx: str, ty: str) -> tuple[torch.Tensor, torch.Tensor]:
-        t = col(ty)
-        width = thorax_hw * (0.55 + 0.45 * t ** 0.4) - medial
-        return col("rotation") + side * (medial + col(tx) * width), apex + t * span_y
-
-    # Consolidation: a flat-topped patch, fluffy through the lung texture, often cut by a fissure.
-    texture = F.interpolate(params["texture"], size=(canvas, canvas), mode="bilinear", align_corners=False)[:, 0]
-    cx, cy = lung_point("consolidation_tx", "consolidation_ty")
+    Consolidation: a flat-topped patch around ``centre``, fluffy through the lung texture, often cut
+    by a fissure. Effusion: fluid rising laterally along the chest wall (the meniscus), filling the
+    costophrenic angle."""
+    cx, cy = centre
     radius = col("consolidation_r")
     margin = 1 - col("consolidation_fissure") * _step(y - cy - 0.4 * radius, 0.012)
     blob_y = col("consolidation") * margin * torch.exp(-(((y - cy) / radius) ** 4))  # (n, H, 1)
     blob = torch.exp(-(((x - cx) / radius) ** 4)) * blob_y
     fill = (blob * torch.add(torch.tensor(0.7), texture, alpha=0.8)).clamp_(max=1)
-    # Effusion: fluid rising laterally along the chest wall (the meniscus), filling the costophrenic angle.
     depth = col("effusion_depth") * span_y
     fluid_top = (side_base - 0.2 * depth) - (0.8 * depth) * t_x2
     on_side = torch.maximum((torch.sign(xm) == side).float(), col("effusion_bilateral")) * col("effusion")
     fluid = _step(y - fluid_top, 0.015) * on_side
-    fill = torch.maximum(fill, fluid)
-    # Aerated lung: air thickest in the middle of each lung, minus what the findings fill; vascular
-    # markings brighter towards the hila. Pleural fluid is as dense as the abdomen below it.
-    lung_air = col("lung_air")
-    air = torch.addcmul(0.65 * lung_air, 1.4 * lung_air, t_x - t_x2) * (1 - fill)
-    hilum = torch.exp(-(((axm - medial - 0.05) / 0.1) ** 2)) * (0.2 * torch.exp(-(((y - apex - 0.5 * span_y) / 0.16) ** 2)))
-    density = density + lung * (hilum + 0.12 * texture - air + 0.25 * fluid)
-    # Nodule: a sphere of soft tissue.
-    nx, ny = lung_point("nodule_tx", "nodule_ty")
-    nodule = (1 - ((x - nx) / col("nodule_r")) ** 2) - ((y - ny) / col("nodule_r")) ** 2
-    density = torch.addcmul(density, nodule.clamp_(min=0).sqrt_(), col("nodule"))
+    return torch.maximum(fill, fluid), fluid
 
-    # Bones: posterior ribs arching down laterally (finer than a pixel below 64 px, so left out there),
-    # and clavicles, higher and flatter on AP films.
+
+def _bones_and_gastric_air(density, col, x, y, xm, apex, base, thorax_hw, ap, inside_ribs, below,
+                           image_size: int) -> torch.Tensor:
+    """``density`` with the bones and the stomach's air: posterior ribs arching down laterally
+    (finer than a pixel below 64 px, so left out there), clavicles (higher and flatter on AP films),
+    and gastric air under the left hemidiaphragm."""
+    ax = x.abs()
     if image_size >= 64:
         rib_phase = (y / col("rib_spacing") + col("rib_phase")) - (col("rib_curve") / col("rib_spacing")) * x * x
         ribs = torch.cos(2 * math.pi * rib_phase).clamp_(min=0).square_()
@@ -346,13 +381,17 @@ def film(params: dict[str, torch.Tensor], image_size: int) -> torch.Tensor:
     clavicle_y = apex + 0.06 - 0.1 * ap - (0.25 - 0.15 * ap) * ax  # (n, 1, W)
     clavicle = torch.exp(-(((y - clavicle_y) / 0.035) ** 2))
     density = density + clavicle * (0.3 * _step(thorax_hw + 0.12 - ax, 0.03) * _step(ax - 0.07, 0.02))
-    # Gastric air under the left hemidiaphragm.
     bubble_r = col("bubble_r")
     bubble = torch.exp(-(((xm - 0.45 * thorax_hw) / bubble_r) ** 2)) * (
         col("bubble") * torch.exp(-(((y - base + col("dome_h") - bubble_r) / (0.7 * bubble_r)) ** 2)))
-    density = density - bubble * below
+    return density - bubble * below
 
-    # The view: tilt, position and field of view resample the canvas (border values continue it).
+
+def _expose(density: torch.Tensor, params: dict[str, torch.Tensor], image_size: int) -> torch.Tensor:
+    """The view, then the film: tilt, position and field of view resample the canvas (border values
+    continue it); attenuation becomes brightness with each view's exposure and contrast (noise comes
+    later). Returns float (n, 1, image_size, image_size) in [0, 1]."""
+    n = density.shape[0]
     cos_a, sin_a, zoom = torch.cos(params["angle"]), torch.sin(params["angle"]), params["zoom"]
     shift_x, shift_y = params["shift_x"], params["shift_y"]
     theta = torch.stack([
@@ -361,8 +400,6 @@ def film(params: dict[str, torch.Tensor], image_size: int) -> torch.Tensor:
     ], dim=1) / (zoom * _EXTENT).view(n, 1, 1)  # (n, 2, 3): view coordinates to canvas coordinates
     grid = F.affine_grid(theta, [n, 1, image_size, image_size], align_corners=False)
     density = F.grid_sample(density.unsqueeze(1), grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-    # Film response: attenuation to brightness, exposure and contrast per view (noise comes later).
     exposure, gamma = params["exposure"].view(n, 1, 1, 1), params["gamma"].view(n, 1, 1, 1)
     image = 1 - torch.exp(-1.4 * exposure * density.clamp_(min=0))
     return image.clamp_(0, 1) ** gamma

@@ -143,8 +143,6 @@ def throughput(image_size: int = 28, backbone: str = "small_cnn", method: str = 
     """
     if n_steps < 1 or repeats < 1:
         raise ValueError(f"need n_steps >= 1 and repeats >= 1, got {n_steps} and {repeats}")
-    import resource
-
     from sslcore.augment import AugmentConfig, normalize
     from sslcore.data import load_dataset
     from sslcore.methods import Batch
@@ -179,15 +177,7 @@ def throughput(image_size: int = 28, backbone: str = "small_cnn", method: str = 
     if with_lightly:
         lightly = _LightlyPipeline(trainer, dataset, batch_size, steps=repeats * (n_steps + 2))
         variants["lightly"] = lightly.step
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    cpu: dict[str, list[float]] = {name: [] for name in variants}
-    faults: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name, step in variants.items():
-            before, cpu_before = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
-            rates[name].append(batch_size / timed_steps(step, 2, n_steps, sync))
-            cpu[name].append((time.process_time() - cpu_before) / ((n_steps + 2) * batch_size))
-            faults[name].append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before.ru_minflt) / (n_steps + 2))
+    rates, cpu, faults = _timed_in_turn(variants, repeats, n_steps, batch_size, sync)
     report = {"image_size": image_size, "backbone": backbone, "method": method, "batch_size": batch_size,
               "device": str(torch_device), "n_steps": n_steps, "repeats": repeats}
     for name in variants:
@@ -205,6 +195,23 @@ def throughput(image_size: int = 28, backbone: str = "small_cnn", method: str = 
     report["allocator"] = allocator_status()
     report["environment"] = environment()
     return report
+
+
+def _timed_in_turn(variants: dict[str, Any], repeats: int, n_steps: int, batch_size: int, sync):
+    """Each variant's step timed in turn, ``repeats`` rounds of ``n_steps`` (after two warm-up steps):
+    per variant, the images/s, CPU seconds per image and minor page faults per step of every round."""
+    import resource
+
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    faults: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, step in variants.items():
+            before, cpu_before = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
+            rates[name].append(batch_size / timed_steps(step, 2, n_steps, sync))
+            cpu[name].append((time.process_time() - cpu_before) / ((n_steps + 2) * batch_size))
+            faults[name].append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before.ru_minflt) / (n_steps + 2))
+    return rates, cpu, faults
 
 
 class _LightlyPipeline:

@@ -133,14 +133,6 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
 
     finetune_s = timed_steps(one_finetune_step, 1, TIMED_STEPS, sync)
 
-    def probe_seconds(probe, n_labelled: int) -> float:
-        dim = backbone.feature_dim
-        feats = [torch.randn(k, dim, generator=generator) for k in (n_labelled, request["n_val"], request["n_test"])]
-        started = time.perf_counter()
-        probe(feats[0], labels(n_labelled), feats[1], labels(request["n_val"]), feats[2], labels(request["n_test"]),
-              task, device=device)
-        return time.perf_counter() - started
-
     sizes = [min(k, PROBE_TIMING_IMAGES) for k in request["probe_sizes"]]
     return {
         "device": str(device),
@@ -150,9 +142,21 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
         "finetune_batch": fb,
         "feature_dim": backbone.feature_dim,
         "probe_sizes": sizes,
-        "linear_s": [probe_seconds(linear_probe, k) for k in sizes] if "linear" in evaluation.protocols else None,
-        "knn_s": [probe_seconds(knn_probe, k) for k in sizes] if "knn" in evaluation.protocols else None,
+        **{f"{name}_s": [_probe_seconds(probe, k, request["n_val"], request["n_test"], backbone.feature_dim, labels,
+                                        task, device, generator) for k in sizes]
+           if name in evaluation.protocols else None for name, probe in (("linear", linear_probe), ("knn", knn_probe))},
     }
+
+
+def _probe_seconds(probe, n_labelled: int, n_val: int, n_test: int, dim: int, labels, task: str, device,
+                   generator) -> float:
+    """Seconds of one ``probe`` on random features of width ``dim`` for splits of these sizes."""
+    import torch
+
+    feats = [torch.randn(k, dim, generator=generator) for k in (n_labelled, n_val, n_test)]
+    started = time.perf_counter()
+    probe(feats[0], labels(n_labelled), feats[1], labels(n_val), feats[2], labels(n_test), task, device=device)
+    return time.perf_counter() - started
 
 
 def _measure_in_child(request_json: str, time_limit: float) -> dict[str, Any]:

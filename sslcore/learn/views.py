@@ -195,6 +195,28 @@ def similarity_matrix(
     return Similarity(views=views, matrix=embeddings @ embeddings.T, positives=positives)
 
 
+def recognition_sentence(found: int, n_views: int, positive: float, negative: float) -> str:
+    """What the similarity matrix shows, in words that follow its numbers.
+
+    Args:
+        found: views whose most similar other view is their own partner.
+        n_views: views in the batch (two per image).
+        positive, negative: mean similarity of partners and of views of different images.
+    """
+    if not 0 <= found <= n_views or n_views < 4:
+        raise ValueError(f"need 0 <= found <= n_views and n_views >= 4, got {found} of {n_views}")
+    chance = n_views / (n_views - 1)  # views expected to find their partner by luck (1 in n - 1 each)
+    if found >= 0.8 * n_views and positive > negative:
+        verdict = "the encoder recognises an image under these alterations, which is what pretraining taught it."
+    elif found > 2 * chance and positive > negative:
+        verdict = (f"the encoder recognises some images under these alterations but not all: {n_views - found} "
+                   f"views are closer to another image's view than to their own partner.")
+    else:
+        verdict = ("at this strength the encoder does not recognise the images: partners are found no more often "
+                   "than by luck, so the alterations hide what it learned to match.")
+    return verdict + " Change the alteration strength and watch the partners drift together or apart."
+
+
 def contrastive_encoder(method: nn.Module) -> nn.Module:
     """A SimCLR-style method's embedding network: backbone then projection head (what its loss compares)."""
     if not hasattr(method, "projection_head"):

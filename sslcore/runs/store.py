@@ -25,27 +25,26 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from sslcore.io import atomic_write_bytes, atomic_write_text
 from sslcore.paths import data_home
+from sslcore.runs.processes import pid_alive, process_start_time
+from sslcore.runs.records import (ACTIVE_STATUSES, DEFAULT_STALE_AFTER, FINISHED_STATUSES, NOT_RESPONDING,
+                                  STATUSES, QueueFullError, QueueLimits, RunNotFoundError, RunRecord,
+                                  RunStoreError)
+
+__all__ = ["ACTIVE_STATUSES", "FINISHED_STATUSES", "NOT_RESPONDING", "STATUSES", "QueueFullError", "QueueLimits",
+           "RunNotFoundError", "RunRecord", "RunStore", "RunStoreError", "default_db_path", "pid_alive",
+           "process_start_time"]
 
 SCHEMA_VERSION = 4
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
-ACTIVE_STATUSES = ("queued", "running")
-NOT_RESPONDING = "not responding"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 POINT_FIELDS = ("method", "protocol", "fraction", "n_labelled", "seed", "auc", "acc", "balanced_acc",
                 "auc_ci_low", "auc_ci_high", "pretrain_seed", "val_auc")
 REQUIRED_POINT_FIELDS = ("method", "protocol", "fraction")
-# A running run whose worker or job has not written a heartbeat for this long reads as not responding.
-DEFAULT_STALE_AFTER = 60.0
 # What checks and completes the config of a run of each kind before it is queued (module:function,
 # called as check(config) -> config; raises ValueError naming every problem).
 CONFIG_CHECKS = {"experiment": "sslcore.experiments.config:checked_experiment_dict"}
@@ -117,154 +116,10 @@ _MIGRATIONS = {
 }
 
 
-class RunNotFoundError(ValueError):
-    """No run has the requested id (or none that the asking owner may see)."""
-
-
-class RunStoreError(ValueError):
-    """The run store's file cannot be used (not a database, corrupt, unreadable)."""
-
-
-class QueueFullError(ValueError):
-    """A queue limit (:class:`QueueLimits`) refuses another run."""
-
-
-@dataclass(frozen=True)
-class QueueLimits:
-    """How many runs may wait or run at once (queued plus running).
-
-    Attributes:
-        per_owner: for one owner (a classroom session); None for no limit.
-        total: for everyone together; None for no limit.
-    """
-
-    per_owner: int | None = None
-    total: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("per_owner", "total"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"QueueLimits.{name} must be a positive whole number or None, got {value!r}")
-
-
-@dataclass
-class RunRecord:
-    """One run as stored. Timestamps are Unix seconds; ``config``, ``timings`` and ``result`` are
-    decoded JSON."""
-
-    id: int
-    name: str
-    kind: str
-    status: str
-    config: dict[str, Any]
-    created_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    device: str | None = None
-    timings: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    worker_pid: int | None = None
-    heartbeat_at: float | None = None
-    cancel_requested: bool = False
-    dataset: str | None = None
-    method: str | None = None
-    headline_name: str | None = None
-    headline_value: float | None = None
-    result: dict[str, Any] | None = None
-    comparison_id: int | None = None  # the comparison this run is an arm of (``sslcore.runs.comparisons``)
-    arm: str | None = None  # its arm's name there
-    owner: str | None = None
-    worker_started: str | None = None
-    job_pid: int | None = None
-    job_heartbeat_at: float | None = None
-    stale_after: float = field(default=DEFAULT_STALE_AFTER, repr=False, compare=False)
-
-    @property
-    def state(self) -> str:
-        """The status as a person should read it: ``status``, except ``"not responding"`` for a
-        running run whose worker or job has written no heartbeat for ``stale_after`` seconds (its
-        worker still exists, or the store would have marked it failed)."""
-        if self.status != "running":
-            return self.status
-        now = time.time()
-        # Until the job's first heartbeat (it is starting), the claim time stands for it.
-        job_beat = self.job_heartbeat_at if self.job_pid is not None else self.started_at
-        if any(beat is None or now - beat > self.stale_after for beat in (self.heartbeat_at, job_beat)):
-            return NOT_RESPONDING
-        return self.status
-
-    @property
-    def finished(self) -> bool:
-        """Whether the run has reached a final status."""
-        return self.status in FINISHED_STATUSES
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to finish (or to now while running); ``None`` before the start."""
-        if self.started_at is None:
-            return None
-        return (self.finished_at or time.time()) - self.started_at
-
-    @classmethod
-    def _from_row(cls, row: sqlite3.Row, stale_after: float = DEFAULT_STALE_AFTER) -> "RunRecord":
-        values = dict(row)
-        values["config"] = json.loads(values["config"])
-        values["timings"] = json.loads(values["timings"])
-        values["result"] = json.loads(values["result"]) if values["result"] is not None else None
-        values["cancel_requested"] = bool(values["cancel_requested"])
-        return cls(**values, stale_after=stale_after)
-
-
 def default_db_path() -> Path:
     """``$MEDSSL_RUNS_DB``, else ``runs.sqlite`` in the user's data folder."""
     override = os.environ.get("MEDSSL_RUNS_DB")
     return Path(override).expanduser() if override else data_home() / "runs.sqlite"
-
-
-def process_start_time(pid: int) -> str | None:
-    """When process ``pid`` started, as an opaque token that differs between two processes given the
-    same pid: on Linux the start time in clock ticks since boot (``/proc/<pid>/stat``), elsewhere what
-    ``ps -o lstart=`` prints. None when the process does not exist or the system cannot tell."""
-    try:
-        # Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses.
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        if sys.platform.startswith("linux"):
-            return None
-    try:
-        shown = subprocess.run(["ps", "-o", "lstart=", "-p", str(int(pid))], capture_output=True, text=True,
-                               timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return shown.stdout.strip() or None
-
-
-def pid_alive(pid: int, started: str | None = None) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a zombie child of ours is reaped); with
-    ``started`` (a :func:`process_start_time` token), also whether it is the process that started
-    then, not a later one that was given the same pid."""
-    if not _pid_exists(pid):
-        return False
-    return started is None or process_start_time(pid) in (started, None)
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        if reaped:
-            return False
-    except ChildProcessError:
-        pass  # not our child: ask the kernel below
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):  # Linux: a zombie that is not ours still "exists"
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 def _encode_json(value: Any, what: str) -> str:

@@ -156,6 +156,21 @@ def test_an_untrained_encoder_does_not_match_augmented_views_as_well(teaching, a
     assert hits["trained"] > hits["untrained"]
 
 
+@pytest.mark.parametrize("found, positive, negative, says", [
+    (10, 0.8, 0.1, "the encoder recognises an image"),
+    (6, 0.5, 0.2, "recognises some images under these alterations but not all: 4 views"),
+    (1, 0.3, 0.3, "does not recognise the images"),
+    (10, 0.2, 0.4, "does not recognise the images"),  # partners nearest, yet no closer than strangers on average
+])
+def test_the_similarity_sentence_follows_the_numbers(found, positive, negative, says):
+    assert says in learn.recognition_sentence(found, 10, positive, negative)
+
+
+def test_the_similarity_sentence_refuses_impossible_counts():
+    with pytest.raises(ValueError, match="found <= n_views"):
+        learn.recognition_sentence(11, 10, 0.5, 0.1)
+
+
 def test_similarity_figure_outlines_the_positive_pairs_and_escapes_hover_text():
     similarity = learn.Similarity(views=torch.zeros(4, 1, 8, 8), matrix=torch.eye(4),
                                   positives=torch.tensor([1, 0, 3, 2]))

@@ -53,13 +53,18 @@ def test_the_strategy_sections_link_into_the_filtered_catalogue():
     assert links["catalogue?strategy=contrastive"].startswith(f"Open the {contrastive.n_studies} contrastive")
 
 
+def test_the_first_image_shown_has_another_image_of_its_patient():
+    page = learn_page()
+    assert any("Your image and another image of the same patient" in caption.value for caption in page.caption)
+
+
 def test_choosing_another_image_redraws_the_play_section():
     page = learn_page()
     first = page.caption[[c.value for c in page.caption].index(next(
         c.value for c in page.caption if "The encoder is the one" in c.value))].value
     similarity_before = next(m.value for m in page.markdown if "its own partner" in m.value)
     page.selectbox(key="class").select_index(3).run()
-    page.number_input(key="member").set_value(2).run()
+    page.number_input(key="member-3").set_value(2).run()
     page.number_input(key="seed").set_value(5).run()
     assert not page.exception, page.exception
     image_caption = [element for element in page.get("image") if "pleural effusion" in str(element.proto)]
