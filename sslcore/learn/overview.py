@@ -103,3 +103,37 @@ def strategy_overview(studies: Iterable[Any], taxonomy, n_examples: int = 3) -> 
             examples=tuple(members[:n_examples]),
             methods=tuple(info for info in METHODS.values() if info.strategy == value), link=catalogue_link(value)))
     return overview
+
+
+def curve_story(comparisons: list[dict[str, Any]]) -> list[str]:
+    """What the shipped label-efficiency curve shows, in sentences that follow its paired intervals.
+
+    Each sentence compares like with like (fine-tuning the pretrained encoder against training the same
+    network from scratch, on the same labelled images and test images) at the smallest and the
+    largest label fraction; the last says what the verdicts add up to. An interval that covers zero
+    is "no detectable difference", whatever the means.
+
+    Args:
+        comparisons: the experiment's paired comparisons (``ExperimentResult.comparisons``).
+    """
+    fine_tuned = sorted((c for c in comparisons if c["protocol"] == "finetune" and c["baseline"] == "supervised"),
+                        key=lambda c: c["fraction"])
+    if not fine_tuned:
+        return []
+    words = {"better": "better than", "worse": "worse than", "no detectable difference": "not detectably different from"}
+    ends = [fine_tuned[0]] + ([fine_tuned[-1]] if len(fine_tuned) > 1 else [])
+    sentences = [f"With {c['fraction']:.0%} of the labels ({c['n_labelled']} images), fine-tuning the pretrained "
+                 f"encoder was {words[c['verdict']]} training from scratch: AUC difference {c['mean_difference']:+.3f} "
+                 f"(95% interval {c['ci_low']:+.3f} to {c['ci_high']:+.3f})." for c in ends]
+    better = [c["fraction"] for c in fine_tuned if c["verdict"] == "better"]
+    if not better:
+        sentences.append("In this small experiment pretraining made no detectable difference at any label fraction: "
+                         "a few minutes on a laptop is far from the scale of published studies (see the Evidence "
+                         "page), and an honest comparison says so.")
+    elif better[0] == fine_tuned[0]["fraction"] and fine_tuned[-1]["verdict"] != "better":
+        sentences.append("Pretraining helped where labels were scarce: it had already learned what the images look "
+                         "like, so the few labels only had to say which pattern means which finding. With all the "
+                         "labels, training from scratch learned the images too and caught up.")
+    else:
+        sentences.append(f"Pretraining helped detectably at {', '.join(f'{f:.0%}' for f in better)} of the labels.")
+    return sentences

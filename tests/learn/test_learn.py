@@ -387,3 +387,21 @@ def test_an_unwritable_destination_fails_before_any_training(tmp_path):
     with pytest.raises(OSError):
         learn.build_assets(blocker / "learn", tiny_recipe(), on_message=messages.append)
     assert messages == []
+
+
+def _comparison(fraction, difference, low, high, verdict):
+    return {"method": "simclr", "protocol": "finetune", "baseline": "supervised", "baseline_protocol": "finetune",
+            "fraction": fraction, "n_labelled": int(fraction * 1000), "mean_difference": difference, "ci_low": low,
+            "ci_high": high, "verdict": verdict, "n_seeds": 3}
+
+
+def test_the_curve_story_follows_the_intervals_not_the_means():
+    story = learn.curve_story([_comparison(0.01, 0.04, -0.01, 0.09, "no detectable difference"),
+                               _comparison(1.0, -0.01, -0.03, 0.01, "no detectable difference")])
+    assert "not detectably different from training from scratch: AUC difference +0.040" in story[0]
+    assert "no detectable difference at any label fraction" in story[-1]
+    story = learn.curve_story([_comparison(0.01, 0.08, 0.03, 0.13, "better"),
+                               _comparison(1.0, 0.0, -0.02, 0.02, "no detectable difference")])
+    assert "was better than training from scratch" in story[0] and "helped where labels were scarce" in story[-1]
+    assert learn.curve_story([{**_comparison(0.1, 0.1, 0.05, 0.15, "better"), "protocol": "linear",
+                               "baseline": "random"}]) == []  # no like-for-like fine-tuning pair
