@@ -73,7 +73,7 @@ def test_a_config_the_check_refuses_is_never_timed(tiny_data, no_cache, monkeypa
 
 
 def test_timing_batches_are_bounded_in_pixels():
-    assert estimate.timing_batch(256, 28) == 64
+    assert estimate.timing_batch(256, 28) == 256
     assert estimate.timing_batch(256, 224) == 5
     assert estimate.timing_batch(4096, 512) == 2
     assert estimate.timing_batch(8, 28) == 8
@@ -92,10 +92,22 @@ def test_the_cost_model_counts_the_work_of_the_sweep():
     # Pretraining: 300 images at 100/s, plus a validation pass (20 images at 1000/s) after each of 3 epochs.
     assert costs["pretrain_seconds"] == pytest.approx(3 + 3 * 0.02)
     # One frozen pass over every split (155 images), then per seed and fraction a kNN probe (1 s at 50
-    # labels, 2 s at 100) and two fine-tunes (the SSL arm and from scratch), each: half of the 60-step
+    # labels, 2 s at 100) and two fine-tunes (the SSL arm and from scratch), each: the whole 60-step
     # minimum budget at batch min(64, n), a validation pass per check, and a test pass.
     fine_tunes = 0
     for n, check_every in ((50, 1), (100, 1)):
-        steps = estimate.EARLY_STOP_SHARE * 60
+        steps = 60
         fine_tunes += steps * min(64, n) * 0.01 + steps / check_every * 20 / 1000 + 30 / 1000
     assert costs["evaluation_seconds"] == pytest.approx(155 / 1000 + 2 * (1.0 + 2.0) + 2 * 2 * fine_tunes)
+
+
+def test_changing_only_the_scale_reuses_the_timing(tiny_data, no_cache, monkeypatch):
+    calls = []
+    measure = estimate._measure_in_child
+    monkeypatch.setattr(estimate, "_measure_in_child", lambda *args: calls.append(args) or measure(*args))
+    short = estimate_experiment(tiny_config(epochs=2), tiny_data)
+    longer = estimate_experiment(tiny_config(epochs=4, lr=3e-3, seed=5), tiny_data)
+    assert len(calls) == 1  # epochs, rates and seeds scale the work; one step costs the same
+    assert longer["seconds"] > 1.5 * short["seconds"]
+    estimate_experiment(tiny_config(epochs=2, batch_size=16), tiny_data)
+    assert len(calls) == 2  # a new batch size is a new step

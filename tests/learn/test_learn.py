@@ -127,8 +127,8 @@ def test_similarity_of_identical_views_puts_each_views_partner_first():
 def test_the_shipped_simclr_encoder_matches_two_augmented_views_of_one_image(teaching, assets):
     """The page's batch (one image of each finding, unseen in training) under pretraining's augmentations.
 
-    The quick preset's temperature (0.5) favours what images share over telling each one apart, so a
-    view's partner is its nearest neighbour most of the time, not always (the page counts the hits)."""
+    A small encoder trained for a few minutes finds a view's partner as its nearest neighbour most of
+    the time, not always (the page counts the hits and words its sentence on them)."""
     small = teaching[assets.simclr.config.image_size].splits["train"]
     encoder = learn.contrastive_encoder(assets.simclr.method)
     hits = views = 0
