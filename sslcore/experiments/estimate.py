@@ -23,7 +23,7 @@ does and prices each kind of work with one measurement:
   seconds per fine-tuning step (at the run's fine-tuning batch), plus a validation pass per check,
   plus one test pass. Early stopping ends the small fine-tunes sooner (on ``cpu-quick`` synthetic:
   after 15%, 60% and 14% of the budget at 1%, 5% and 10% of the labels, where every step is a
-  check), but the large ones, which cost the most, ran their whole budget (25% and 100%), so the
+  check), but the larger ones, which cost the most, run their whole budget (25%: all of it), so the
   budget is what the estimate counts: it leans towards too long rather than too short.
 
 The timing process tunes the allocator as every training process does
