@@ -44,7 +44,7 @@ TARGETS = {"catalogue": 1.0, "learn": 1.5, "page": 4.0}  # seconds: catalogue p9
 # url path -> title of each page (app.py's navigation; the home page is the default one).
 PAGES = {"": "MedSSL Explorer", "learn": "Learn: self-supervised learning in pictures",
          "catalogue": "Study catalogue", "evidence": "Evidence", "lab": "Lab", "results": "Results",
-         "embeddings": "Embeddings", "runs": "Runs"}
+         "compare": "Comparisons", "embeddings": "Embeddings", "runs": "Runs"}
 SEARCHES = ("masked autoencoder", "contrastive", "dino", "chest x-ray", "ultrasound", "retina", "mae ct", "moco",
             "histopathology", "self-supervised", "simclr", "segmentation", "mri brain", "byol", "pathology",
             "dermatology", "rotation", "barlow twins", "ct", "jigsaw")
