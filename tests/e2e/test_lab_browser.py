@@ -84,6 +84,7 @@ def test_a_two_arm_comparison_ends_in_a_leaderboard(app_page):
     methods.click()
     page.keyboard.type("Rotation")
     page.keyboard.press("Enter")
+    page.keyboard.press("Escape")  # close the open list, which would cover the buttons below
     _wait_for_run(page)
     page.get_by_role("button", name="Queue the comparison").click()
     page.get_by_text("Follow it on the Comparisons page").click()
