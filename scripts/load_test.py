@@ -42,8 +42,9 @@ def session(url: str, visits: int) -> dict[str, list[float | None]]:
                 try:
                     context, page, seconds = bench.open_page(browser, f"{url}/{path}", bench.PAGES[path])
                     if path == "catalogue":
-                        page.get_by_label("Search").first.fill(SEARCH)
-                        page.keyboard.press("Enter")
+                        box = page.get_by_role("textbox", name="Search")
+                        box.fill(SEARCH)
+                        box.press("Enter")
                     context.close()
                 except Error as error:
                     print(f"a visit to {path} failed: {error.message.splitlines()[0]}", file=sys.stderr)
