@@ -164,7 +164,7 @@ class App:
         pid_file = self.home / PID_FILE  # the app's worker is detached so that runs outlive a tab
         if pid_file.exists():
             try:
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)  # "pid start-time"
             except (ProcessLookupError, ValueError):
                 pass
 
