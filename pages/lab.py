@@ -143,14 +143,10 @@ except ValueError as error:
     st.stop()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_estimate(config_dict: dict, spec: str) -> dict:
-    """The time estimate of a config (timed in a separate process), once per config and dataset."""
-    return estimate_experiment(ExperimentConfig.from_dict(config_dict), cached_dataset(spec))
-
-
+# sslcore keeps each successful timing for the server's lifetime (a failed one is tried again), so a
+# rerun that changes no setting, or only the scale of the run, times nothing.
 with st.spinner("Timing a few steps of each kind on this machine…"):
-    estimate = cached_estimate(config.to_dict(), spec)
+    estimate = estimate_experiment(config, dataset)
 if estimate["error"] is None:
     duration_line.caption(f"With these settings, {METHODS[method_name].title} takes about "
                           f"{format_duration(estimate['total_seconds'])} on {estimate['device']} here "

@@ -327,7 +327,8 @@ def describe_estimate(estimate: dict[str, Any]) -> str:
     return (f"Estimated time on {estimate['device']}: about {format_duration(estimate['total_seconds'])} "
             f"({format_duration(estimate['seconds'])} pretraining on {estimate['images']:,} images at "
             f"{estimate['images_per_second']:,.0f} images/s, then {format_duration(estimate['evaluation_seconds'])} "
-            f"evaluation), from a few steps timed on this machine.")
+            f"evaluation), from a few steps timed on this machine. It tends to run long: early stopping often "
+            f"ends the small fine-tunes sooner than their budget.")
 
 
 if __name__ == "__main__":  # the timing process: a request on stdin, the measurement on stdout
