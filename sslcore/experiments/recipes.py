@@ -21,8 +21,10 @@ SELECTION_GRIDS: dict[str, list[dict[str, Any]]] = {
     "simclr": [{"lr": lr, "temperature": t} for lr in (1e-3, 2e-3) for t in (0.2, 0.5)],
     "micle": [{"temperature": t} for t in (0.2, 0.5)],
     "moco": [{"lr": lr} for lr in (5e-4, 1e-3)],
-    "byol": [{"lr": lr} for lr in (5e-4, 2e-3)],
-    "simsiam": [{"lr": lr} for lr in (5e-4, 2e-3)],
+    # BYOL and SimSiam rely on weight decay (their papers use 1.5e-6 with LARS and 1e-4 with SGD); under
+    # AdamW's decoupled decay 1e-4 is close to none, so the grid tries a decay of the size MAE uses too.
+    "byol": [{"lr": lr, "weight_decay": wd} for lr in (5e-4, 2e-3) for wd in (1e-4, 0.05)],
+    "simsiam": [{"lr": lr, "weight_decay": wd} for lr in (5e-4, 2e-3) for wd in (1e-4, 0.05)],
     "barlow_twins": [{"lr": lr} for lr in (1e-3, 2e-3)],
     "mae": [{"lr": lr} for lr in (1.5e-3, 3e-3)],
     "rotation": [{"lr": lr} for lr in (1e-3, 2e-3)],
