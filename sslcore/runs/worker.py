@@ -39,6 +39,9 @@ EXECUTORS = {"experiment": "sslcore.runs.experiment_executor:execute"}
 # How ensure_worker starts a worker: ``python <WORKER_ENTRY> worker --db ...``.
 WORKER_ENTRY = ("-m", "sslcore")
 PID_FILE, LOCK_FILE, LOG_FILE = "worker.pid", "worker.lock", "worker.log"
+# Jobs train at a lower CPU priority than the app (Unix niceness, 0 to 19): while pages are being
+# served they wait for the server, and on an idle machine they run at full speed.
+JOB_NICENESS = 10
 
 Executor = Callable[[RunRecord, "RunContext"], "Mapping[str, Any] | None"]
 
@@ -167,6 +170,8 @@ def _beat_while_progressing(store: RunStore, run_id: int, interval: float) -> No
 def _execute_in_child(db_path: str, run_id: int, executor: str | None, parent_pid: int, poll_interval: float) -> None:
     """Body of the job process: run the executor and record the run's outcome."""
     tune_allocator()  # a spawned process starts with glibc's defaults
+    with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
+        os.nice(max(0, JOB_NICENESS - os.nice(0)))
     _exit_with_parent(parent_pid, poll_interval)
     store = RunStore(db_path)
     _beat_while_progressing(store, run_id, poll_interval)

@@ -17,6 +17,11 @@ def finish(run, ctx):
     return {"auc": 0.8, "device": ctx.device}
 
 
+def niceness(run, ctx):
+    """Report the job's CPU niceness."""
+    return {"niceness": os.nice(0)}
+
+
 def loop(run, ctx):
     """Work in small steps until cancelled."""
     step = 0
@@ -51,7 +56,7 @@ def hang(run, ctx):
 
 
 JOBS = {"finish": finish, "loop": loop, "crash": crash, "hard_exit": hard_exit, "ignore_cancel": ignore_cancel,
-        "hang": hang}
+        "hang": hang, "niceness": niceness}
 
 
 def dispatch(run, ctx):

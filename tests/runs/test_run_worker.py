@@ -38,6 +38,13 @@ def test_a_finished_job_records_everything_and_runs_go_in_order(store, subproces
     assert "tag first" in [line["message"] for line in store.logs(first)]
 
 
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no process niceness on this system")
+def test_jobs_train_at_a_lower_cpu_priority_than_the_app(store, subprocess_env):
+    run_id = queue(store, "niceness")
+    fake_worker(store).run()
+    assert store.get(run_id).result["niceness"] == max(os.nice(0), worker_module.JOB_NICENESS)
+
+
 def test_a_crash_fails_only_its_run_and_the_worker_goes_on(store, subprocess_env):
     crashed, exited, fine = queue(store, "crash"), queue(store, "hard_exit"), queue(store, "finish")
     fake_worker(store).run()
