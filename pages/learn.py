@@ -9,8 +9,8 @@ import streamlit as st  # noqa: E402
 
 from sslcore import learn  # noqa: E402
 from sslcore.data.samples import displayable  # noqa: E402
-from sslcore.evaluate.report import (curve_summary, label_efficiency_figure, label_efficiency_table,  # noqa: E402
-                                    run_curves)
+from sslcore.evaluate.report import (arm_label, curve_summary, label_efficiency_figure,  # noqa: E402
+                                    label_efficiency_table, run_curves)
 from sslcore.augment import AugmentConfig  # noqa: E402
 from sslcore.catalogue import load_catalogue, load_taxonomy  # noqa: E402
 from sslcore.methods import METHODS  # noqa: E402
@@ -115,7 +115,7 @@ if assets is not None:
                        f"validation images after the first pass over the data (epoch) and "
                        f"{percent(knn['kNN accuracy'].iloc[-1])} after the last. Labels were used only to measure "
                        f"this, never to train.")
-    st.caption(sources["curve"])
+    st.caption("From the same run as the curve of step 4; how it was made is written under that curve.")
 
 st.subheader("Step 4: it helps most when labels are scarce")
 if assets is not None:
@@ -126,10 +126,13 @@ if assets is not None:
     st.markdown(
         f"**Reading the curve.** Left to right, more of the training images keep their label (the **label "
         f"fraction**). Up is better: the **AUC** says how well the model ranks images with a finding above images "
-        f"without it (0.5 is guessing, 1.0 is perfect). *{method} (linear)* is a **linear probe** (the simplest "
-        f"classifier, a weighted sum of the representation's numbers) on the self-supervised encoder; *{method} "
-        f"(knn)* the nearest-neighbour vote; *supervised (finetune)* the same network trained from scratch on the "
-        f"labelled images only; *random* a classifier on an encoder that never learned anything. The shaded bands "
+        f"without it (0.5 is guessing, 1.0 is perfect). *{arm_label(method, 'linear')}* is a **linear probe** (the "
+        f"simplest classifier, a weighted sum of the representation's numbers) on the self-supervised encoder, "
+        f"which stays frozen; *{arm_label(method, 'knn')}* the nearest-neighbour vote on it; "
+        f"*{arm_label(method, 'finetune')}* the pretrained encoder trained further, whole, on the labelled images; "
+        f"*{arm_label('supervised', 'finetune')}* the same network and training from random weights, the fair "
+        f"comparison for fine-tuning; *random encoder* the probes on an encoder that never learned anything, the "
+        f"fair comparison for the linear probe and kNN. The shaded bands "
         f"show the spread over repeats with different labelled images (**seeds**).")
     story = learn.curve_story(assets.manifest["experiment"].get("comparisons", []))
     if story:
@@ -298,7 +301,8 @@ def play() -> None:
     others = learn.other_images_of_patient(train.patient_ids, index)
     st.image(displayable(image[None])[0], width=2 * THUMBNAIL,
              caption=f"{dataset.label_names[class_index]}, patient {train.patient_ids[index].item()} "
-                     f"({len(others) + 1} image(s) of this patient)")
+                     + ("(the only image of this patient)" if len(others) == 0
+                        else f"({len(others) + 1} images of this patient)"))
 
     st.subheader("The views each method makes")
     st.markdown(

@@ -37,13 +37,14 @@ def pretraining_curves(history: list[dict[str, Any]]):
 
 
 PIPELINE_DIAGRAM = (
-    'digraph {rankdir=LR; bgcolor="transparent"; '
-    'node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11]; '
-    'edge [fontname="Helvetica", fontsize=9]; '
-    'u [label="many images\nwithout labels"]; p [label="pretext task\n(e.g. match two altered copies)"]; '
+    'digraph {rankdir=TB; bgcolor="transparent"; nodesep=0.3; ranksep=0.25; '
+    'node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=14]; '
+    'edge [fontname="Helvetica", fontsize=12]; '
+    'u [label="many images\nwithout labels"]; p [label="pretext task\n(match two altered copies)"]; '
     'e [label="pretrained\nencoder", fillcolor="#dff0d8"]; l [label="a few images\nwith expert labels"]; '
     'c [label="classifier on top\n(fine-tuning)"]; d [label="finding\n(e.g. effusion)", fillcolor="#fde8d8"]; '
-    'u -> p [label="1. pretraining"]; p -> e; e -> c [label="2. fine-tuning"]; l -> c; c -> d;}'
+    'u -> p [label=" 1. pretraining"]; p -> e; e -> c [label=" 2. fine-tuning"]; l -> c; c -> d; '
+    '{rank=same; e; l}}'
 )
 """Graphviz DOT of the two stages of self-supervised learning, for ``st.graphviz_chart``."""
 
