@@ -51,13 +51,16 @@ class Preset:
 
     def describe(self, method: str | None = None) -> str:
         """The description with the method's recipe in words."""
+        from sslcore.experiments.recipes import chosen_by
         from sslcore.methods import METHODS
 
         config = self.build(method=method or self.pretrain["method"]).pretrain
         evaluation = self.evaluation()
+        origin = ("chosen on validation data with `bench select`" if chosen_by(self.name, config.method)
+                  else "its paper's defaults scaled to small images, not yet chosen on validation data")
         return (f"{self.description} {METHODS[config.method].title}: {config.backbone}, {config.epochs} epochs at "
                 f"batch {config.batch_size}, learning rate {config.lr:g}, weight decay {config.weight_decay:g}, "
-                f"'{config.augment}' augmentation; evaluated with {', '.join(evaluation.protocols)} over "
+                f"'{config.augment}' augmentation ({origin}); evaluated with {', '.join(evaluation.protocols)} over "
                 f"{len(evaluation.fractions)} label fractions x {len(evaluation.seeds)} seeds against both baselines.")
 
 

@@ -20,6 +20,12 @@ def test_every_method_has_a_quick_recipe_that_the_preset_uses():
     assert "BYOL" in PRESETS["cpu-quick"].describe("byol")
 
 
+def test_the_preset_text_says_whether_the_recipe_was_chosen_on_validation():
+    assert recipes.chosen_by("cpu-quick", "simclr") and not recipes.chosen_by("gpu-standard", "simclr")
+    assert "chosen on validation data" in PRESETS["cpu-quick"].describe("simclr")
+    assert "not yet chosen on validation data" in PRESETS["gpu-standard"].describe("simclr")
+
+
 def test_the_choice_reads_no_test_image_and_keeps_the_best_validation_candidate(monkeypatch):
     from sslcore import training
 
