@@ -9,6 +9,7 @@ at a few label fractions (the test split is never read), and records what it cho
 
 from __future__ import annotations
 
+import datetime
 import functools
 import time
 from pathlib import Path
@@ -135,6 +136,12 @@ def select_recipe(preset_name: str, method: str, dataset_spec: str = "synthetic"
             "candidates": candidates, "chosen": _merged(base, best["overrides"])}
 
 
+def _setting(overrides: dict[str, Any]) -> str:
+    """``{"lr": 0.002, "weight_decay": 0.05}`` -> ``"lr 0.002, weight_decay 0.05"``."""
+    return ", ".join(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+                     for key, value in overrides.items()) or "the recipe as it is"
+
+
 def _format(scores: dict[float, float]) -> str:
     return ", ".join(f"{fraction:.0%} {value:.3f}" for fraction, value in scores.items())
 
@@ -148,9 +155,10 @@ def write_choice(report: dict[str, Any], path: Path = RECIPES_FILE) -> None:
     recipes = yaml.safe_load(path.read_text(encoding="utf-8"))
     best = max((c for c in report["candidates"] if c["within_budget"]) or report["candidates"],
                key=lambda c: c["mean_val_auc"])
-    tried = "; ".join(f"{c['overrides']} -> {c['mean_val_auc']:.3f}" for c in report["candidates"])
+    tried = "; ".join(f"{_setting(c['overrides'])} -> {c['mean_val_auc']:.3f}" for c in report["candidates"])
     entry = {key: report["chosen"][key] for key in RECIPE_KEYS if key in report["chosen"]}
-    entry["chosen_by"] = (f"bench select on {report['dataset']} (validation split only): mean linear-probe validation "
+    entry["chosen_by"] = (f"bench select on {report['dataset']} (validation split only, {datetime.date.today()}): "
+                          f"mean linear-probe validation "
                           f"AUC at {', '.join(f'{f:.0%}' for f in best['val_auc'])} labels {best['mean_val_auc']:.3f} "
                           f"(random encoder {sum(report['random'].values()) / len(report['random']):.3f}); tried {tried}")
     recipes.setdefault(report["preset"], {})[report["method"]] = entry

@@ -63,6 +63,7 @@ def test_a_choice_is_recorded_with_the_validation_numbers_behind_it(tmp_path):
 
     entry = yaml.safe_load(text)["cpu-quick"]["simclr"]
     assert entry["lr"] == 1e-3 and "validation" in entry["chosen_by"] and "0.800" in entry["chosen_by"]
+    assert "lr 0.001 -> 0.800; lr 0.002 -> 0.700" in entry["chosen_by"]
 
 
 def test_bench_methods_reports_every_ssl_method_against_the_random_encoder():
