@@ -9,6 +9,7 @@ the same objective.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from typing import Callable
 
@@ -89,13 +90,24 @@ class Trainer:
         return loss.detach()
 
 
-def timed_steps(step: Callable[[], object], n_warmup: int, n_steps: int, sync: Callable[[], None]) -> float:
-    """Seconds per call of ``step()`` after ``n_warmup`` calls, synchronising the device around the clock."""
+def timed_steps(step: Callable[[], object], n_warmup: int, n_steps: int, sync: Callable[[], None], *,
+                median: bool = False) -> float:
+    """Seconds per call of ``step()`` after ``n_warmup`` calls, synchronising the device around the clock:
+    the mean over ``n_steps`` calls, or with ``median`` the median of the calls timed one by one (a
+    few calls slowed by another process then do not move it)."""
     if n_warmup < 0 or n_steps < 1:
         raise ValueError(f"need n_warmup >= 0 and n_steps >= 1, got {n_warmup} and {n_steps}")
     for _ in range(n_warmup):
         step()
     sync()
+    if median:
+        seconds = []
+        for _ in range(n_steps):
+            started = time.perf_counter()
+            step()
+            sync()
+            seconds.append(time.perf_counter() - started)
+        return statistics.median(seconds)
     started = time.perf_counter()
     for _ in range(n_steps):
         step()

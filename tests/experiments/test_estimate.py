@@ -84,21 +84,23 @@ def test_the_cost_model_counts_the_work_of_the_sweep():
         PretrainConfig(epochs=3, batch_size=10, knn_monitor=False),
         EvaluationConfig(protocols=("knn", "finetune"), fractions=(0.5, 1.0), seeds=(0, 1),
                          baselines=("supervised",), finetune_lrs=(1e-3,), finetune_epochs=1.0))
-    shape = {"n_train": 105, "n_val": 20, "n_test": 30, "task": "binary", "n_labelled": {"0.5": 50, "1.0": 100}}
+    shape = {"n_train": 405, "n_val": 20, "n_test": 30, "task": "binary", "n_labelled": {"0.5": 50, "1.0": 400}}
     measured = {"pretrain_images_per_second": 100.0, "forward_images_per_second": 1000.0, "finetune_step_s": 0.01,
-                "probe_sizes": [50, 100], "knn_s": [1.0, 2.0], "linear_s": None}
+                "probe_sizes": [50, 400], "knn_s": [1.0, 2.0], "linear_s": None}
     costs = cost_model(config, shape, measured)
-    assert costs["images"] == 300
-    # Pretraining: 300 images at 100/s, plus a validation pass (20 images at 1000/s) after each of 3 epochs.
-    assert costs["pretrain_seconds"] == pytest.approx(3 + 3 * 0.02)
-    # One frozen pass over every split (155 images), then per seed and fraction a kNN probe (1 s at 50
-    # labels, 2 s at 100) and two fine-tunes (the SSL arm and from scratch), each: the whole 60-step
-    # minimum budget at batch min(64, n), a validation pass per check, and a test pass.
+    assert costs["images"] == 1200
+    # Pretraining: 1200 images at 100/s, plus a validation pass (20 images at 1000/s) after each of 3 epochs.
+    assert costs["pretrain_seconds"] == pytest.approx(12 + 3 * 0.02)
+    # One frozen pass over every split (455 images), then per seed and fraction a kNN probe (1 s at 50
+    # labels, 2 s at 400) and two fine-tunes (the SSL arm and from scratch), each: the 60-step minimum
+    # budget at batch min(64, n), a validation pass per check, and a test pass. 50 labels are checked
+    # at every step, so early stopping is expected to end them at EARLY_STOP_SHARE of the budget;
+    # 400 labels are checked every 3 steps and run the whole budget.
     fine_tunes = 0
-    for n, check_every in ((50, 1), (100, 1)):
-        steps = 60
+    for n, check_every, share in ((50, 1, estimate.EARLY_STOP_SHARE), (400, 3, 1.0)):
+        steps = 60 * share
         fine_tunes += steps * min(64, n) * 0.01 + steps / check_every * 20 / 1000 + 30 / 1000
-    assert costs["evaluation_seconds"] == pytest.approx(155 / 1000 + 2 * (1.0 + 2.0) + 2 * 2 * fine_tunes)
+    assert costs["evaluation_seconds"] == pytest.approx(455 / 1000 + 2 * (1.0 + 2.0) + 2 * 2 * fine_tunes)
 
 
 def test_changing_only_the_scale_reuses_the_timing(tiny_data, no_cache, monkeypatch):
