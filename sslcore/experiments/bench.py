@@ -381,7 +381,7 @@ def methods_markdown(report: dict[str, Any]) -> str:
     """:func:`methods` as a markdown table (AUC val / test; separation before -> after)."""
     lines = ["| method | pretraining | linear 1% (val / test) | linear 100% | kNN 1% | kNN 100% | beats random (val) "
              "| separation before -> after |", "|---|---|---|---|---|---|---|---|"]
-    random_row = None
+    random_rows = {}  # backbone -> its random encoder's cells (the ViT of MAE is not the small CNN)
     for row in report["methods"]:
         if "not_run" in row:
             lines.append(f"| {row['method']} | not run: {row['not_run']} | | | | | | |")
@@ -393,11 +393,11 @@ def methods_markdown(report: dict[str, Any]) -> str:
         separation = (f"{sep['before']:.3f} -> {sep['after']:.3f}" if None not in sep.values() else "n/a")
         lines.append(f"| {row['method']} | {row['pretrain_s']:.0f} s | " + " | ".join(cells)
                      + f" | {'yes' if row['beat_random'] else 'no'} | {separation} |")
-        random_row = random_row or auc
-    if random_row:
-        cells = [f"{random_row[f'random_{p}_{f}']['val_auc']:.3f} / {random_row[f'random_{p}_{f}']['test_auc']:.3f}"
+        random_rows.setdefault(row["config"]["backbone"], auc)
+    for backbone, auc in random_rows.items():
+        cells = [f"{auc[f'random_{p}_{f}']['val_auc']:.3f} / {auc[f'random_{p}_{f}']['test_auc']:.3f}"
                  for p in ("linear", "knn") for f in ("0.01", "1")]
-        lines.append("| random encoder | - | " + " | ".join(cells) + " | - | - |")
+        lines.append(f"| random encoder ({backbone}) | - | " + " | ".join(cells) + " | - | - |")
     lines += ["", f"{report['preset']} recipes on {report['dataset']}: AUC on validation / test, mean over 3 seeds; "
                   "separation: silhouette of the test images by class (cosine), random weights -> pretrained."]
     return "\n".join(lines)
