@@ -26,8 +26,8 @@ def test_runs_are_listed_filtered_and_their_configs_compared(finished_run):
     page.selectbox[2].select("all").run()
     page.multiselect[0].select(simclr).select(byol).run()
     diff = page.dataframe[1].value
-    # BYOL's recipe brings its own momentum; SimCLR has none
-    assert set(diff.index) == {"method", "epochs", "method_params.base_momentum"}
+    # BYOL's recipe brings its own momentum and weight decay (0.05, chosen on validation); SimCLR has neither
+    assert set(diff.index) == {"method", "epochs", "weight_decay", "method_params.base_momentum"}
     assert diff.loc["method_params.base_momentum"].tolist() == ["(absent)", "0.99"]
     assert diff.loc["method"].tolist() == ["simclr", "byol"]
     assert any("python -m sslcore experiment --config" in code.value and f"runs/{byol}/config.yaml" in code.value
