@@ -11,6 +11,7 @@ import platform
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -324,12 +325,13 @@ METHODS_SWEEP = {"protocols": ("linear", "knn"), "fractions": (0.01, 1.0), "seed
 
 
 def methods(dataset: str = "synthetic", preset_name: str = "cpu-quick", *, device: str = "auto",
-            on_message=print, sweep: dict[str, Any] | None = None, **overrides) -> dict[str, Any]:
-    """Every SSL method with its recipe under ``preset_name`` on ``dataset``, beside the frozen random
-    backbone: pretraining time, validation and test AUC of the linear and kNN probes at 1% and 100% of
-    the labels, whether it beat the random encoder on validation, and how well the classes separate
-    in feature space (test images) before and after pretraining. ``overrides`` replace pretraining
-    fields of every recipe and ``sweep`` the evaluation's (tests use tiny ones)."""
+            only: Sequence[str] | None = None, on_message=print, sweep: dict[str, Any] | None = None,
+            **overrides) -> dict[str, Any]:
+    """Every SSL method (or those in ``only``) with its recipe under ``preset_name`` on ``dataset``,
+    beside the frozen random backbone: pretraining time, validation and test AUC of the linear and kNN
+    probes at 1% and 100% of the labels, whether it beat the random encoder on validation, and how well
+    the classes separate in feature space (test images) before and after pretraining. ``overrides``
+    replace pretraining fields of every recipe and ``sweep`` the evaluation's (tests use tiny ones)."""
     from sslcore.evaluate.embeddings import class_separation
     from sslcore.evaluate.features import extract_features
     from sslcore.evaluate.report import learning_check, summarise
@@ -339,10 +341,14 @@ def methods(dataset: str = "synthetic", preset_name: str = "cpu-quick", *, devic
     from sslcore.methods import METHODS
     from sslcore.training import load_for_config
 
+    ssl_methods = [name for name, info in METHODS.items() if info.strategy != "supervised"]
+    unknown = sorted(set(only or ()) - set(ssl_methods))
+    if unknown:
+        raise ValueError(f"bench methods runs SSL methods ({', '.join(ssl_methods)}); not {', '.join(unknown)}")
     sweep = {**METHODS_SWEEP, **(sweep or {})}
     rows = []
     loaded = {}
-    for method in (name for name, info in METHODS.items() if info.strategy != "supervised"):
+    for method in (name for name in ssl_methods if not only or name in only):
         config = preset(preset_name, dataset, method=method, device=device, **overrides)
         config.evaluation = EvaluationConfig(**{**config.evaluation.to_dict(), **sweep})
         key = (config.pretrain.image_size, config.pretrain.data_seed)

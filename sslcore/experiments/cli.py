@@ -159,7 +159,8 @@ def _register_bench(subparsers) -> None:
                              "processes (needs `pip install lightly`)")
     parser.add_argument("--preset", dest="under", default="cpu-quick", choices=_preset_names(),
                         help="select, methods: the preset whose recipes to choose or run (default cpu-quick)")
-    parser.add_argument("--method", help="select: the method whose recipe to choose")
+    parser.add_argument("--method", help="select: the method whose recipe to choose; methods: run only this "
+                                         "method (beside its random encoder)")
     parser.add_argument("--write", action="store_true", help="select: record the choice in recipes.yaml")
     parser.add_argument("--budget-s", type=float, default=180.0,
                         help="select: candidates must pretrain within this many seconds here (0: no limit)")
@@ -361,7 +362,7 @@ def run_bench(args: argparse.Namespace) -> int:
             write_choice(report)
             print(f"recorded in recipes.yaml under {args.under}/{args.method}")
     elif args.benchmark == "methods":
-        report = bench.methods(args.dataset, args.under, device=args.device,
+        report = bench.methods(args.dataset, args.under, device=args.device, only=args.method and [args.method],
                                on_message=lambda line: print(line, flush=True))
         print(bench.methods_markdown(report))
     elif args.benchmark == "throughput":

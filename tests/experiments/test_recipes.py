@@ -79,6 +79,17 @@ def test_bench_methods_reports_every_ssl_method_against_the_random_encoder():
     assert "random encoder (vit_tiny)" in table  # MAE's encoder is another network, with its own random baseline
 
 
+def test_bench_methods_can_run_one_method_and_refuses_a_name_it_does_not_know():
+    import pytest
+
+    sweep = {"protocols": ("linear",), "fractions": (0.01, 1.0), "seeds": (0,)}
+    report = bench.methods("synthetic", device="cpu", only=["rotation"], on_message=lambda line: None, sweep=sweep,
+                           **TINY)
+    assert [row["method"] for row in report["methods"]] == ["rotation"]
+    with pytest.raises(ValueError, match="not supervised"):
+        bench.methods("synthetic", only=["supervised"])
+
+
 def test_learning_check_says_when_pretraining_did_not_beat_a_random_encoder():
     from sslcore.evaluate.report import learning_check
 
