@@ -130,10 +130,15 @@ def select_recipe(preset_name: str, method: str, dataset_spec: str = "synthetic"
                            "pretrain_s": round(seconds, 1), "within_budget": fits})
         on_message(f"{candidate}: validation AUC {_format(scores)}, mean {mean:.3f}, pretraining {seconds:.0f} s"
                    + ("" if fits else " (over the time budget)"))
-    eligible = [c for c in candidates if c["within_budget"]] or candidates
-    best = max(eligible, key=lambda c: c["mean_val_auc"])
     return {"preset": preset_name, "method": method, "dataset": dataset_spec, "random": random,
-            "candidates": candidates, "chosen": _merged(base, best["overrides"])}
+            "candidates": candidates, "chosen": _merged(base, _best(candidates)["overrides"])}
+
+
+def _best(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The candidate with the best mean validation AUC among those within the time budget, or among
+    all of them when none is."""
+    eligible = [c for c in candidates if c["within_budget"]] or candidates
+    return max(eligible, key=lambda c: c["mean_val_auc"])
 
 
 def _setting(overrides: dict[str, Any]) -> str:
@@ -153,9 +158,11 @@ def write_choice(report: dict[str, Any], path: Path = RECIPES_FILE) -> None:
     from sslcore.io import atomic_write_text
 
     recipes = yaml.safe_load(path.read_text(encoding="utf-8"))
-    best = max((c for c in report["candidates"] if c["within_budget"]) or report["candidates"],
-               key=lambda c: c["mean_val_auc"])
+    best = _best(report["candidates"])
     tried = "; ".join(f"{_setting(c['overrides'])} -> {c['mean_val_auc']:.3f}" for c in report["candidates"])
+    if not best["within_budget"]:
+        seconds = ", ".join(f"{c['pretrain_s']:.0f} s" for c in report["candidates"])
+        tried += f" (none pretrained within the time budget on the machine that chose: {seconds})"
     entry = {key: report["chosen"][key] for key in RECIPE_KEYS if key in report["chosen"]}
     entry["chosen_by"] = (f"bench select on {report['dataset']} (validation split only, {datetime.date.today()}): "
                           f"mean linear-probe validation "

@@ -65,6 +65,12 @@ def test_a_choice_is_recorded_with_the_validation_numbers_behind_it(tmp_path):
     assert entry["lr"] == 1e-3 and "validation" in entry["chosen_by"] and "0.800" in entry["chosen_by"]
     assert "lr 0.001 -> 0.800; lr 0.002 -> 0.700" in entry["chosen_by"]
 
+    for candidate in report["candidates"]:  # a slower machine: no candidate within the budget
+        candidate["within_budget"], candidate["pretrain_s"] = False, 200.0
+    recipes.write_choice(report, path)
+    entry = yaml.safe_load(path.read_text())["cpu-quick"]["simclr"]
+    assert entry["lr"] == 1e-3 and "none pretrained within the time budget" in entry["chosen_by"]
+
 
 def test_bench_methods_reports_every_ssl_method_against_the_random_encoder():
     sweep = {"protocols": ("linear", "knn"), "fractions": (0.01, 1.0), "seeds": (0,)}
