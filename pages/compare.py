@@ -67,11 +67,14 @@ if not board["fractions"]:
     st.stop()
 
 st.subheader("Leaderboard")
-st.caption(f"Test AUC ({board['protocol']}) with its 95% interval over seeds and test images; each arm's paired "
-           "difference against training from scratch and against the best arm at the smallest label fraction, with "
-           "the verdict from the interval alone (better, worse, or no detectable difference).")
 table = leaderboard_table(board)
-st.dataframe(table, hide_index=True)
+auc_columns = [column for column in table if column.startswith("AUC at")]
+st.caption(f"Test AUC ({board['protocol']}) with its 95% interval over seeds and test images.")
+st.dataframe(table[["arm", *auc_columns]], hide_index=True)
+st.caption("Each arm's paired difference against training from scratch and against the best arm at the smallest "
+           "label fraction, with the verdict from the interval alone (better, worse, or no detectable difference); "
+           "what its pretraining cost, and whether it beat a random encoder.")
+st.dataframe(table.drop(columns=auc_columns), hide_index=True)
 
 curves = [Curve(name=arm["name"], fractions=tuple(board["fractions"]),
                 values=tuple(arm["auc"][f]["mean"] for f in board["fractions"]),

@@ -323,8 +323,9 @@ def headline_comparison(comparisons: Iterable[dict[str, Any]]) -> str | None:
     c = min(preferred, key=lambda c: (c["fraction"], c["protocol"]))
     words = {"better": "was better than", "worse": "was worse than",
              "no detectable difference": "showed no detectable difference from"}[c["verdict"]]
+    baseline = ("training " if c["baseline"] == "supervised" else "the ") + arm_label(c["baseline"], c["baseline_protocol"])
     return (f"With {c['fraction']:.0%} of the labels ({c['n_labelled']} images), {arm_label(c['method'], c['protocol'])} "
-            f"{words} {arm_label(c['baseline'], c['baseline_protocol'])}: AUC difference {c['mean_difference']:+.3f} "
+            f"{words} {baseline}: AUC difference {c['mean_difference']:+.3f} "
             f"(95% interval {c['ci_low']:+.3f} to {c['ci_high']:+.3f}, {c['n_seeds']} seed(s)).")
 
 

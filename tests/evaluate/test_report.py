@@ -113,3 +113,16 @@ def test_runs_on_one_test_set_draw_each_baseline_once_and_short_labels_name_the_
                              "SimCLR, linear"]
     same_method = [curve.name for curve in run_curves({"#1 a": first, "#3 c": first})]
     assert sorted(same_method) == ["#1 SimCLR, linear", "#3 SimCLR, linear", "from scratch (supervised)"]
+
+
+def test_the_headline_names_the_baseline_in_a_sentence():
+    from sslcore.evaluate.report import headline_comparison
+
+    comparison = {"method": "simclr", "protocol": "linear", "baseline": "random", "baseline_protocol": "linear",
+                  "fraction": 0.01, "n_labelled": 30, "mean_difference": 0.08, "ci_low": 0.03, "ci_high": 0.12,
+                  "verdict": "better", "n_seeds": 3}
+    assert "SimCLR, linear was better than the random encoder, linear: AUC difference +0.080" in \
+        headline_comparison([comparison])
+    scratch = dict(comparison, protocol="finetune", baseline="supervised", baseline_protocol="finetune",
+                   verdict="worse")
+    assert "was worse than training from scratch (supervised):" in headline_comparison([scratch])

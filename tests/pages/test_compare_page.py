@@ -45,8 +45,9 @@ def test_the_leaderboard_ranks_the_arms_against_scratch_and_offers_its_downloads
         finish_arm(store, store.get(run.id), signal)
     page = AppTest.from_file(str(PROJECT_ROOT / "pages" / "compare.py"), default_timeout=60).run()
     assert not page.exception
-    table = page.dataframe[0].value
-    assert list(table["arm"]) == ["from scratch", "simclr", "byol"]
+    aucs, table = page.dataframe[0].value, page.dataframe[1].value  # AUC by fraction; differences and cost
+    assert list(aucs["arm"]) == ["from scratch", "simclr", "byol"] and "AUC at 10%" in aucs
+    assert list(table["arm"]) == ["from scratch", "simclr", "byol"] and "AUC at 10%" not in table
     assert table.loc[1, "vs from scratch at 10%"].endswith("better")
     assert table.loc[2, "vs from scratch at 10%"].endswith("no detectable difference")
     assert list(table["beats a random encoder"]) == ["", "yes", "no"]

@@ -71,7 +71,7 @@ def test_the_difference_table_says_what_the_interval_says(finished_run):
     finished_run("quick", comparisons=comparisons)
     page = results_page()
     assert not page.exception
-    assert ("SimCLR, fine-tuned showed no detectable difference from from scratch (supervised)"
+    assert ("SimCLR, fine-tuned showed no detectable difference from training from scratch (supervised)"
             in page.info[0].value)
     table = page.dataframe[0].value
     assert list(table["verdict"]) == ["no detectable difference", "better"]
