@@ -136,5 +136,10 @@ def curve_story(comparisons: list[dict[str, Any]]) -> list[str]:
                          "like, so the few labels only had to say which pattern means which finding. With all the "
                          "labels, training from scratch learned the images too and caught up.")
     else:
-        sentences.append(f"Pretraining helped detectably at {', '.join(f'{f:.0%}' for f in better)} of the labels.")
+        rest = {verdict: ", ".join(f"{c['fraction']:.0%}" for c in fine_tuned if c["verdict"] == verdict)
+                for verdict in ("no detectable difference", "worse")}
+        sentences.append(f"Pretraining helped detectably at {', '.join(f'{f:.0%}' for f in better)} of the labels"
+                         + (f"; at {rest['no detectable difference']} there was no detectable difference"
+                            if rest["no detectable difference"] else "")
+                         + (f"; at {rest['worse']} it was worse" if rest["worse"] else "") + ".")
     return sentences

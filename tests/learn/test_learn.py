@@ -403,5 +403,11 @@ def test_the_curve_story_follows_the_intervals_not_the_means():
     story = learn.curve_story([_comparison(0.01, 0.08, 0.03, 0.13, "better"),
                                _comparison(1.0, 0.0, -0.02, 0.02, "no detectable difference")])
     assert "was better than training from scratch" in story[0] and "helped where labels were scarce" in story[-1]
+    story = learn.curve_story([_comparison(0.01, 0.08, 0.03, 0.13, "better"),
+                               _comparison(0.05, 0.02, -0.01, 0.05, "no detectable difference"),
+                               _comparison(0.25, -0.03, -0.05, -0.01, "worse"),
+                               _comparison(1.0, 0.01, 0.001, 0.02, "better")])
+    assert story[-1] == ("Pretraining helped detectably at 1%, 100% of the labels; at 5% there was no detectable "
+                         "difference; at 25% it was worse.")
     assert learn.curve_story([{**_comparison(0.1, 0.1, 0.05, 0.15, "better"), "protocol": "linear",
                                "baseline": "random"}]) == []  # no like-for-like fine-tuning pair
