@@ -130,8 +130,8 @@ def leaderboard_table(board: dict[str, Any]):
             row[f"{column} at {smallest:.0%}" if smallest else column] = (
                 f"{match[0]['mean_difference']:+.3f} [{match[0]['ci_low']:+.3f}, {match[0]['ci_high']:+.3f}] "
                 f"{match[0]['verdict']}" if match else "")
-        row["pretraining (s)"] = arm["pretrain_s"]
-        row["images/s"] = arm["images_per_second"]
+        row["pretraining (s)"] = None if arm["pretrain_s"] is None else round(arm["pretrain_s"], 1)
+        row["images/s"] = None if arm["images_per_second"] is None else round(arm["images_per_second"])
         row["beats a random encoder"] = {True: "yes", False: "no", None: ""}[arm["beat_random"]]
         row["note"] = arm["unavailable"] or ("" if arm["name"] != "from scratch" else "every run's supervised baseline")
         rows.append(row)

@@ -2,6 +2,7 @@
 
 import os
 
+import pandas as pd
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -51,6 +52,7 @@ def test_the_leaderboard_ranks_the_arms_against_scratch_and_offers_its_downloads
     assert table.loc[1, "vs from scratch at 10%"].endswith("better")
     assert table.loc[2, "vs from scratch at 10%"].endswith("no detectable difference")
     assert list(table["beats a random encoder"]) == ["", "yes", "no"]
+    assert list(table["images/s"])[1:] == [100, 100] and pd.isna(table.loc[0, "images/s"])  # scratch: no pretraining
     assert [button.label for button in page.get("download_button")] == ["Leaderboard (CSV)", "Comparison config (JSON)"]
 
 
