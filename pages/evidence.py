@@ -17,13 +17,18 @@ st.caption(
     "scratch count here), linear and knn train on frozen features.")
 
 frame = published.published_frame()
-SOURCE = st.column_config.LinkColumn("source")
+# The source column shows the site (the full address on hover); long dataset, method and metric names are cut
+# to a set width, whole on hover, so that the value and its source stay on screen.
+SOURCE = st.column_config.LinkColumn("source", display_text=r"https?://(?:www\.)?([^/]+)", width="small")
 # What a reader needs first: which number, for what, and where it comes from; the rest on demand.
 MAIN_COLUMNS = ["dataset", "method", "protocol", "fraction", "metric", "value", "url"]
 MORE_COLUMNS = ["original_value", "unit", "confidence", "paper", "year", "table_or_figure", "backbone", "image_size",
                 "eval_protocol", "baseline", "dataset_id", "method_id"]
 COLUMN_CONFIG = {
     "url": SOURCE,
+    "dataset": st.column_config.TextColumn("dataset", width="medium"),
+    "method": st.column_config.TextColumn("method", width="medium"),
+    "metric": st.column_config.TextColumn("metric", width="medium"),
     "original_value": st.column_config.TextColumn("published"),
     "fraction": st.column_config.NumberColumn("label fraction", format="percent"),
     "image_size": st.column_config.NumberColumn("image size", format="%d px"),

@@ -28,8 +28,8 @@ with clinicians:
     st.page_link("pages/learn.py", label="Self-supervised learning in pictures", icon=":material/school:")
     st.page_link("pages/catalogue.py", label="SSL strategies and their studies", icon=":material/account_tree:")
 with teachers:
-    st.markdown("**Teachers**: the built-in *synthetic* chest radiographs work offline; a quick CPU "
-                "experiment finishes in under two minutes on two CPU cores.")
+    st.markdown("**Teachers**: the built-in *synthetic* chest radiographs work offline; the Lab's quick CPU "
+                "demo takes a few minutes on two CPU cores and says how long on this machine before it starts.")
     st.page_link("pages/learn.py", label="A lesson with images to play with", icon=":material/school:")
     st.page_link("pages/lab.py", label="Start a quick demo run", icon=":material/play_circle:")
 

@@ -42,6 +42,8 @@ def test_filters_narrow_the_table_and_every_row_keeps_its_source():
     assert set(linear["unit"]) == {"percent"} and linear["value"].between(0, 1).all()
     columns = json.loads(table(page, "browse-table").proto.columns)
     assert columns["url"]["type_config"]["type"] == "link"
+    # long dataset, method and metric names get a set width so that the value and its source stay on screen
+    assert columns["dataset"]["width"] == columns["method"]["width"] == columns["metric"]["width"] == "medium"
 
 
 def test_curves_plot_published_label_fractions_on_a_log_axis_with_their_points_listed():
