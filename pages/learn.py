@@ -13,6 +13,7 @@ from sslcore.evaluate.report import (arm_label, curve_summary, label_efficiency_
                                     label_efficiency_table, run_curves)
 from sslcore.augment import AugmentConfig  # noqa: E402
 from sslcore.catalogue import load_catalogue, load_taxonomy  # noqa: E402
+from sslcore.experiments.estimate import format_duration  # noqa: E402
 from sslcore.methods import METHODS  # noqa: E402
 
 DISPLAY_SIZE = 64  # px of the pictures; the SimCLR encoder of the curve works at its own size (32 px)
@@ -206,7 +207,8 @@ def mae_section(index: int, seed: int) -> None:
     else:
         st.markdown(f"Here the redrawing is no better than the flat guess. The network learned to redraw with "
                     f"{trained_ratio:.0%} of the tiles hidden; with {mask_ratio:.0%} hidden it gets inputs unlike "
-                    f"the ones it trained on, and a small model trained for a minute does not carry over. Move the "
+                    f"the ones it trained on, and a small model trained for "
+                    f"{format_duration(assets.manifest['timings']['mae_s'])} does not carry over. Move the "
                     f"slider back towards {trained_ratio:.0%}.")
     st.caption(sources["mae"])
 

@@ -76,6 +76,26 @@ def test_choosing_another_image_redraws_the_play_section():
     assert any("50% hidden" in str(element.proto) for element in page.get("image"))
 
 
+def test_the_masked_autoencoder_text_follows_its_numbers():
+    import re
+
+    from sslcore.experiments.estimate import format_duration
+
+    page = learn_page()
+    trained_for = format_duration(learn_assets.load_manifest()["timings"]["mae_s"])
+    for ratio in (0.25, 0.9):
+        page.slider(key="mask_ratio").set_value(ratio).run()
+        assert not page.exception, page.exception
+        texts = [m.value for m in page.markdown]
+        numbers = next(t for t in texts if t.startswith("On the hidden tiles of this image"))
+        error, flat_guess = (float(value) for value in re.findall(r"\*\*([0-9.]+)\*\*", numbers)[:2])
+        if error < flat_guess:
+            assert any(t.startswith("The redrawing is blurred") for t in texts)
+        else:  # the duration comes from the manifest, not from the page's prose
+            assert any("no better than the flat guess" in t and f"trained for {trained_for} does not" in t
+                       for t in texts)
+
+
 def test_without_assets_the_page_says_how_to_build_them(monkeypatch, tmp_path):
     monkeypatch.setattr(learn_assets, "ASSETS_DIR", tmp_path)
     st.cache_resource.clear()
