@@ -83,7 +83,6 @@ def queue_script():
     import streamlit as st
 
     from pages.common import queue_experiment, show_error
-    from sslcore.experiments.presets import preset
     from sslcore.runs import RunStore
 
     for values in st.session_state["configs"]:
